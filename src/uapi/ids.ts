@@ -67,7 +67,13 @@ export function buid(n: bigint): Buid {
   if (n < 0n || n > 0xffff_ffff_ffff_ffffn) throw new RangeError(`BUID out of range: ${n}`);
   return n as Buid;
 }
-export const gpa = (n: number): Gpa => (checkInt('GPA', n, Number.MAX_SAFE_INTEGER), n as Gpa);
-export const hpa = (n: number): Hpa => (checkInt('HPA', n, Number.MAX_SAFE_INTEGER), n as Hpa);
-export const iova = (n: number): Iova => (checkInt('IOVA', n, Number.MAX_SAFE_INTEGER), n as Iova);
-export const liobn = (n: number): Liobn => (checkInt('LIOBN', n, 0xffff_ffff), n as Liobn);
+function address<T>(name: string, max: number): (n: number) => T {
+  return (n: number): T => {
+    checkInt(name, n, max);
+    return n as T;
+  };
+}
+export const gpa = address<Gpa>('GPA', Number.MAX_SAFE_INTEGER);
+export const hpa = address<Hpa>('HPA', Number.MAX_SAFE_INTEGER);
+export const iova = address<Iova>('IOVA', Number.MAX_SAFE_INTEGER);
+export const liobn = address<Liobn>('LIOBN', 0xffff_ffff);
