@@ -6,7 +6,9 @@
 import { Command } from 'commander';
 
 const program = new Command();
-program.name('eehsim').description('Deterministic model of POWER EEH recovery for VFIO passthrough');
+program
+  .name('eehsim')
+  .description('Deterministic model of POWER EEH recovery for VFIO passthrough');
 
 program
   .command('run')
