@@ -359,7 +359,7 @@ export class EehCore {
 
   *devRelease(edev: EehDev | undefined): Task<void> {
     const pe = edev?.pe;
-    if (!edev || !pe || !pe.passed) return;
+    if (!edev || !pe?.passed) return;
     pe.passDevCnt--;
     yield* this.changeOwner(pe);
     this.emit('eeh.owner', {

@@ -71,7 +71,7 @@ function* peReport(
     const pdev = edev.pdev;
     if (!pdev || pdev.removed) continue;
     const drv = pdev.driver;
-    if (!drv || !drv.errHandler || edev.mode & EEH_DEV_NO_HANDLER) continue;
+    if (!drv?.errHandler || edev.mode & EEH_DEV_NO_HANDLER) continue;
     const r = yield* fn(edev, pdev, drv);
     core.emit('eeh.report', { phase, dev: edev.name, result: PCI_ERS_RESULT_NAMES[r] });
     result = pciErsMergeResult(result, r);
