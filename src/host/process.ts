@@ -33,6 +33,13 @@ export type DeviceOpener = (proc: HostProcess, minor: string) => Task<FileOps | 
 export class HostProcess {
   /** Identity of the address space (`current->mm`), checked by VFIO. */
   readonly mm: object = {};
+  /**
+   * Anonymous memory this process mapped (guest RAM of a VMM).
+   * MODEL: a process's virtual addresses are the host physical addresses of
+   * its pages (identity), so `vaddr` in MAP_DMA or a KVM memory slot is an
+   * Hpa - the kernel checks the range belongs to the calling process.
+   */
+  readonly memory: MemoryRegion[] = [];
   private readonly fds = new Map<number, FileOps>();
   private nextFd = 3;
   constructor(
@@ -56,6 +63,11 @@ export class HostProcess {
     return f;
   }
 
+  /** Whether [addr, addr + size) lies inside one region this process mapped. */
+  ownsRange(addr: number, size: number): boolean {
+    return this.memory.some((r) => addr >= r.base && size >= 0 && addr + size <= r.base + r.size);
+  }
+
   /** Open fds and what they are, for inspection. */
   listFds(): Array<{ fd: number; kind: string }> {
     return [...this.fds].map(([fd, f]) => ({ fd, kind: f.kind }));
@@ -71,7 +83,10 @@ export class Syscalls {
   private readonly devices = new Map<string, DeviceOpener>();
   private nextPid = 100;
 
-  constructor(private readonly sim: Sim) {}
+  constructor(
+    private readonly sim: Sim,
+    private readonly memory: HostMemory,
+  ) {}
 
   spawnProcess(name: string): HostProcess {
     return new HostProcess(this.nextPid++, name);
@@ -110,6 +125,18 @@ export class Syscalls {
     const f = proc.file(fd);
     if (!f) return -EBADF;
     return f.write ? yield* f.write(proc, offset, buf) : -ENOTTY;
+  }
+
+  /** mmap(MAP_ANONYMOUS): new memory for the process; its address or -ENOMEM. */
+  mmapAnonymous(proc: HostProcess, length: number): number {
+    if (!Number.isSafeInteger(length) || length <= 0) return -ENOMEM;
+    try {
+      const region = this.memory.alloc(length, `${proc.name}[${proc.pid}]`);
+      proc.memory.push(region);
+      return region.base;
+    } catch {
+      return -ENOMEM;
+    }
   }
 
   mmap(proc: HostProcess, fd: number, offset: number, length: number): number {
