@@ -5,10 +5,10 @@
  * system - and every ioctl carries its argument as bytes (a user buffer) or
  * as a plain integer, exactly like `ioctl(fd, request, arg)`.
  */
-
+import type { HostMemory, MemoryRegion } from '../hw/memory.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
-import { EBADF, ENODEV, ENOENT, ENOTTY } from './errno.js';
+import { EBADF, ENODEV, ENOENT, ENOMEM, ENOTTY } from './errno.js';
 
 /** The argument of an ioctl: a user buffer (pointer) or an integer. */
 export type IoctlArg = ArrayBuffer | number;
