@@ -18,6 +18,16 @@ const REQUIREMENTS = [
     ok: () => existsSync('/usr/include/linux/vfio.h') && existsSync('/usr/include/linux/kvm.h'),
     packages: ['linux-libc-dev'],
   },
+  {
+    // The model stands for a POWER host: the ABI test also checks the powerpc
+    // request numbers (a different _IOC encoding) and the powerpc-only
+    // <asm/kvm.h> / <asm/eeh.h> definitions against these headers.
+    what: 'powerpc uapi headers <asm/kvm.h>, <asm/eeh.h> (ABI conformance test)',
+    ok: () =>
+      existsSync('/usr/powerpc64le-linux-gnu/include/asm/kvm.h') &&
+      existsSync('/usr/powerpc64le-linux-gnu/include/asm/eeh.h'),
+    packages: ['linux-libc-dev-ppc64el-cross'],
+  },
 ];
 
 function hasCommand(cmd) {
