@@ -1,26 +1,13 @@
 #!/usr/bin/env node
 /**
  * The eehsim command line. `eehsim run default` runs the built-in default
- * scenario (what `npm start` does).
+ * scenario (what `npm start` does). See program.ts and README `## Command line`.
  */
-import { Command } from 'commander';
+import { runCli } from './program.js';
 
-const program = new Command();
-program
-  .name('eehsim')
-  .description('Deterministic model of POWER EEH recovery for VFIO passthrough');
-
-program
-  .command('run')
-  .argument('[scenario]', 'built-in scenario name or file', 'default')
-  .option('--json', 'print the result object as JSON')
-  .action((scenario: string, opts: { json?: boolean }) => {
-    // Placeholder until the hardware demo lands (issue 3).
-    const out = { scenario, status: 'not yet implemented' };
-    console.log(opts.json ? JSON.stringify(out, null, 2) : `eehsim: ${scenario}: ${out.status}`);
-  });
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`eehsim: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(2);
-});
+const code = await runCli(process.argv.slice(2));
+// Let pending output drain, then exit (worker threads / sockets may linger).
+process.exitCode = code;
+if (code !== 0 || ['campaign', 'worker'].includes(process.argv[2] ?? '')) {
+  setImmediate(() => process.exit(code));
+}

@@ -1,0 +1,120 @@
+/**
+ * One campaign run: the task sent to a worker (thread, process or BullMQ
+ * worker) and the record it sends back, one JSONL line each.
+ */
+import { checkExpectations } from '../scenario/expect.js';
+import type { RunResult } from '../scenario/result.js';
+import { loadRunner, type ScenarioRunner } from '../scenario/runner.js';
+import type { Scenario } from '../scenario/schema/index.js';
+import type { VaryValue } from './vary.js';
+
+export interface RunTask {
+  index: number;
+  seed: number;
+  /** The scenario of this run (variant applied, validated). */
+  scenario: Scenario;
+  variant: Record<string, VaryValue>;
+  runner: string;
+}
+
+export type RunStatus = 'recovered' | 'failed' | 'unaffected' | 'error';
+
+export interface RunRecord {
+  index: number;
+  seed: number;
+  variant: Record<string, VaryValue>;
+  /**
+   * recovered: every frozen device recovered; failed: a device failed, was
+   * disabled or was still frozen at the end; unaffected: nothing froze;
+   * error: the runner threw (a bug) or gave no result.
+   */
+  status: RunStatus;
+  /** Why the run failed (grouping key in the summary). */
+  cause?: string;
+  /** Slowest device recovery (ns). */
+  recoveryNs?: number;
+  freezes: number;
+  silentReads: number;
+  dmaMismatches: number;
+  lostIos: number;
+  /** Names of the scenario's expectations that failed. */
+  expectFailed: string[];
+  endNs?: number;
+}
+
+/** Turns a run's result into its campaign record. */
+export function recordOf(task: RunTask, result: RunResult | undefined): RunRecord {
+  const base = { index: task.index, seed: task.seed, variant: task.variant };
+  if (!result) {
+    return {
+      ...base,
+      status: 'error',
+      cause: `runner '${task.runner}' gives no result`,
+      freezes: 0,
+      silentReads: 0,
+      dmaMismatches: 0,
+      lostIos: 0,
+      expectFailed: [],
+    };
+  }
+  const devs = result.devices;
+  const bad = devs.filter(
+    (d) => d.status === 'failed' || d.status === 'disabled' || d.status === 'frozen',
+  );
+  const rec: RunRecord = {
+    ...base,
+    status: bad.length
+      ? 'failed'
+      : devs.some((d) => d.status === 'recovered')
+        ? 'recovered'
+        : 'unaffected',
+    freezes: devs.reduce((n, d) => n + d.freezes, 0),
+    silentReads: devs.reduce((n, d) => n + d.integrity.silentReads, 0),
+    dmaMismatches: devs.reduce((n, d) => n + d.integrity.dmaMismatches, 0),
+    lostIos: devs.reduce((n, d) => n + d.integrity.lostIos, 0),
+    expectFailed: checkExpectations(task.scenario, result)
+      .filter((v) => !v.ok)
+      .map((v) => v.name),
+    endNs: result.endNs,
+  };
+  if (bad.length) rec.cause = [...new Set(bad.map((d) => d.cause ?? d.status))].sort().join('; ');
+  const times = devs.flatMap((d) => (d.recoveryNs !== undefined ? [d.recoveryNs] : []));
+  if (times.length) rec.recoveryNs = Math.max(...times);
+  return rec;
+}
+
+export function errorRecord(
+  task: Pick<RunTask, 'index' | 'seed' | 'variant'>,
+  err: unknown,
+): RunRecord {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return {
+    index: task.index,
+    seed: task.seed,
+    variant: task.variant,
+    status: 'error',
+    cause: msg.split('\n')[0] as string,
+    freezes: 0,
+    silentReads: 0,
+    dmaMismatches: 0,
+    lostIos: 0,
+    expectFailed: [],
+  };
+}
+
+const cache = new Map<string, Promise<ScenarioRunner>>();
+
+/** Runs one task with its runner (loaded once per thread); never throws. */
+export async function executeTask(task: RunTask): Promise<RunRecord> {
+  try {
+    let runner = cache.get(task.runner);
+    if (!runner) {
+      runner = loadRunner(task.runner).then((r) => r.run);
+      cache.set(task.runner, runner);
+    }
+    const out = await (await runner)(task.scenario, { trace: false });
+    return recordOf(task, out.result);
+  } catch (err) {
+    return errorRecord(task, err);
+  }
+}
