@@ -28,6 +28,13 @@ const REQUIREMENTS = [
       existsSync('/usr/powerpc64le-linux-gnu/include/asm/eeh.h'),
     packages: ['linux-libc-dev-ppc64el-cross'],
   },
+  {
+    // test/campaign/redis.test.ts runs campaigns through BullMQ against a
+    // real Redis (.ci/run starts one; the test starts its own otherwise).
+    what: 'redis-server (campaigns on a Redis queue)',
+    ok: () => hasCommand('redis-server'),
+    packages: ['redis-server'],
+  },
 ];
 
 function hasCommand(cmd) {

@@ -5,7 +5,6 @@
  * as it finishes, and returns the records for the summary.
  */
 import { createHash } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { Scenario } from '../scenario/schema/index.js';
 import type { Executor } from './executor.js';
 import {
@@ -115,7 +114,6 @@ export async function runCampaign(
       : CampaignWriter.create(opts.out, campaignHeader(c))
     : undefined;
   const signal = opts.signal ?? new AbortController().signal;
-  setMaxListeners(0, signal); // the executor listens once per run in flight
   const finish = (r: RunRecord): void => {
     if (done.has(r.index)) return;
     done.set(r.index, r);
@@ -136,9 +134,8 @@ export async function runCampaign(
           continue;
         }
         try {
-          finish(await executor.run(t, signal));
+          finish(await executor.run(t));
         } catch (err) {
-          if (signal.aborted) return;
           finish(errorRecord(t, err));
         }
       }

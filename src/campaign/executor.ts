@@ -12,7 +12,7 @@ export interface Executor {
   readonly label: string;
   /** How many tasks to keep in flight. */
   readonly concurrency: number;
-  run(task: RunTask, signal: AbortSignal): Promise<RunRecord>;
+  run(task: RunTask): Promise<RunRecord>;
   close(): Promise<void>;
 }
 
@@ -52,7 +52,10 @@ export function threadExecutor(threads = defaultJobs()): Executor {
   return {
     label: `${threads} worker thread${threads === 1 ? '' : 's'}`,
     concurrency: threads * 2,
-    run: (task, signal) => pool.run(task, { signal }),
+    // In-flight runs are not aborted: on Ctrl-C the driver stops handing
+    // out runs and the ones running finish (a second Ctrl-C exits at once).
+    // (Aborting piscina tasks races with their results.)
+    run: (task) => pool.run(task),
     close: () => pool.destroy(),
   };
 }

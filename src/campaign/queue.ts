@@ -9,7 +9,6 @@
  * Job ids are `<campaign id>-<run index>`, so a run queued twice is
  * executed once; a record delivered twice is counted once.
  */
-import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -193,8 +192,6 @@ export async function runQueueWorker(url: string, opts: QueueWorkerOptions = {})
   const jobs = opts.jobs ?? defaultJobs();
   const exec = opts.executor ?? threadExecutor(jobs);
   const redis = await connect(url);
-  const abort = new AbortController();
-  setMaxListeners(0, abort.signal); // one listener per job in flight
   let processed = 0;
   let active = 0;
   let last = performance.now();
@@ -203,7 +200,7 @@ export async function runQueueWorker(url: string, opts: QueueWorkerOptions = {})
     async (job) => {
       active++;
       try {
-        const rec = await exec.run(job.data.task, abort.signal);
+        const rec = await exec.run(job.data.task);
         const key = resultsKey(job.data.campaign);
         await redis.multi().rpush(key, JSON.stringify(rec)).expire(key, RESULTS_TTL_S).exec();
         processed++;
@@ -240,7 +237,6 @@ export async function runQueueWorker(url: string, opts: QueueWorkerOptions = {})
     });
   } finally {
     await worker.close();
-    abort.abort();
     await exec.close();
     redis.disconnect();
   }

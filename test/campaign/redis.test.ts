@@ -1,0 +1,176 @@
+/**
+ * Campaigns through a real Redis (BullMQ). Uses $EEHSIM_TEST_REDIS when set
+ * (.ci/run starts one), otherwise starts its own redis-server on a free
+ * port of 127.0.0.1 and stops it at the end. redis-server is installed by
+ * scripts/ensure-system-deps.mjs (npm test's pretest): never skipped.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CampaignConfig, campaignId, runCampaign } from '../../src/campaign/campaign.js';
+import { inProcessExecutor } from '../../src/campaign/executor.js';
+import { readCampaignFile } from '../../src/campaign/jsonl.js';
+import {
+  QueueError,
+  resultsKey,
+  runQueueCampaign,
+  runQueueWorker,
+} from '../../src/campaign/queue.js';
+import { summarize } from '../../src/campaign/summary.js';
+import { parseVary } from '../../src/campaign/vary.js';
+import { loadScenario } from '../../src/scenario/builtin.js';
+
+let server: ChildProcess | undefined;
+let url: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForRedis(u: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = new Redis(u, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      await r.ping();
+      r.disconnect();
+      return;
+    } catch {
+      r.disconnect();
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+  throw new Error(`redis at ${u} did not come up`);
+}
+
+beforeAll(async () => {
+  if (process.env.EEHSIM_TEST_REDIS) {
+    url = process.env.EEHSIM_TEST_REDIS;
+  } else {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'eehsim-redis-'));
+    server = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    server.on('error', (err) => {
+      throw new Error(
+        `cannot start redis-server (run: node scripts/ensure-system-deps.mjs): ${err.message}`,
+      );
+    });
+    url = `redis://127.0.0.1:${port}`;
+  }
+  await waitForRedis(url);
+  // A clean queue for this test file.
+  const r = new Redis(url);
+  await r.flushdb();
+  r.disconnect();
+}, 30_000);
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((res) => server?.once('exit', res));
+    server.kill('SIGTERM');
+    await exited;
+  }
+});
+
+const config: CampaignConfig = {
+  ref: 'default',
+  base: loadScenario('default').scenario,
+  runs: 50,
+  vary: parseVary('fault.at,fault.kind,driver'),
+  seed: 99,
+  runner: 'synthetic',
+};
+
+describe('campaign on a Redis queue (BullMQ)', () => {
+  it('50 runs on two workers give the same summary as the local campaign', async () => {
+    const local = await runCampaign(config, inProcessExecutor());
+    const stop = new AbortController();
+    const ran = [0, 0];
+    const workers = [0, 1].map((w) =>
+      runQueueWorker(url, {
+        jobs: 1,
+        signal: stop.signal,
+        onRun: () => {
+          ran[w] = (ran[w] as number) + 1;
+        },
+      }),
+    );
+    const out = join(mkdtempSync(join(tmpdir(), 'eehsim-q-')), 'q.jsonl');
+    const queued = await runQueueCampaign(config, url, { out });
+    stop.abort();
+    const counts = await Promise.all(workers);
+    expect(counts).toEqual(ran);
+    expect(counts[0]! + counts[1]!).toBe(50);
+    expect(counts[0]).toBeGreaterThan(0); // both workers took part
+    expect(counts[1]).toBeGreaterThan(0);
+    expect(queued.records).toEqual(local.records);
+    expect(summarize(queued.records)).toEqual(summarize(local.records));
+    expect(readCampaignFile(out).records).toHaveLength(50);
+    // the results are collected in Redis
+    const r = new Redis(url);
+    expect(await r.llen(resultsKey(campaignId(config)))).toBe(50);
+    r.disconnect();
+  });
+
+  it('an interrupted queue campaign resumes: records already in Redis are collected', async () => {
+    const c = { ...config, seed: 100, runs: 20 };
+    const out = join(mkdtempSync(join(tmpdir(), 'eehsim-q-')), 'r.jsonl');
+    // No worker yet: the campaign queues its runs; interrupt it.
+    const ac = new AbortController();
+    const pending = runQueueCampaign(c, url, { out, signal: ac.signal, pollMs: 20 });
+    await new Promise((res) => setTimeout(res, 300));
+    ac.abort();
+    const first = await pending;
+    expect(first.interrupted).toBe(true);
+    expect(first.records).toHaveLength(0);
+    // A worker processes the queued runs meanwhile; --resume collects them.
+    const n = await runQueueWorker(url, {
+      jobs: 1,
+      idleExitMs: 500,
+      executor: inProcessExecutor(),
+    });
+    expect(n).toBe(20);
+    const second = await runQueueCampaign(c, url, { out, resume: true });
+    expect(second.interrupted).toBe(false);
+    expect(summarize(second.records)).toEqual(
+      summarize((await runCampaign(c, inProcessExecutor())).records),
+    );
+  });
+
+  it('fails fast with a clear error when Redis is unreachable', async () => {
+    const port = await freePort();
+    await expect(runQueueCampaign(config, `redis://127.0.0.1:${port}`)).rejects.toThrow(QueueError);
+    await expect(runQueueCampaign(config, 'http://x')).rejects.toThrow(/not a redis:\/\/ URL/);
+  });
+});
