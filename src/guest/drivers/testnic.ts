@@ -393,9 +393,9 @@ export class TestnicDriver implements PciDriver {
       yield* this.wr(slot, TESTNIC_CONTROL, 0);
     }
     yield* this.freeBuffers(slot);
-    slot.driver = undefined;
     this.drv(slot, 'remove');
     slot.setState(slot.state === 'dead' ? 'dead' : 'removed', 'remove');
+    slot.driver = undefined;
   }
 
   private *freeBuffers(slot: TestnicSlot): Task<void> {
