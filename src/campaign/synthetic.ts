@@ -19,7 +19,7 @@ import {
   type StepOutcome,
 } from '../scenario/result.js';
 import type { RunOptions, RunOutput, ScenarioRunner } from '../scenario/runner.js';
-import { fullBdf, parseDesign, type Scenario } from '../scenario/schema/index.js';
+import { DeviceIndex, parseDesign, type Scenario } from '../scenario/schema/index.js';
 import { CostModel } from '../sim/costs.js';
 import { LAYERS } from '../sim/layers.js';
 import { Rng } from '../sim/rng.js';
@@ -90,23 +90,19 @@ export const syntheticRunner: ScenarioRunner = (s: Scenario, opts: RunOptions): 
   const design = parseDesign(s.design);
   const rec = new Recorder(opts.trace);
 
+  const index = new DeviceIndex(s.topology);
   const devices = new Map<string, DeviceInfo>();
-  const byRef = new Map<string, string>();
-  for (const phb of s.topology.phbs) {
-    for (const d of phb.devices) {
-      const bdf = fullBdf(phb.id, d.bdf);
-      devices.set(d.name, {
-        name: d.name,
-        bdf,
-        owner: 'host',
-        driver: 'host',
-        interval: undefined,
-        start: 0,
-      });
-      byRef.set(d.name, d.name);
-      byRef.set(bdf, d.name);
-    }
+  for (const d of index.endpoints()) {
+    devices.set(d.ref, {
+      name: d.ref,
+      bdf: d.address,
+      owner: 'host',
+      driver: 'host',
+      interval: undefined,
+      start: 0,
+    });
   }
+  const byRef = { get: (ref: string): string | undefined => index.resolve(ref)?.ref };
   for (const g of s.guests) {
     for (const p of g.phbs) {
       for (const gd of p.devices) {

@@ -18,6 +18,7 @@
 import { validateScenario } from '../scenario/load.js';
 import {
   DESIGNS,
+  DeviceIndex,
   FAULT_KIND_NAMES,
   GUEST_DRIVER_NAMES,
   type Scenario,
@@ -175,8 +176,9 @@ type Mutable = Record<string, unknown> & {
   topology: { phbs: { devices: { name: string }[] }[] };
 };
 
+/** Endpoints of the topology (switches are not fault targets by default). */
 function deviceNames(s: Scenario): string[] {
-  return s.topology.phbs.flatMap((p) => p.devices.map((d) => d.name));
+  return new DeviceIndex(s.topology).endpoints().map((d) => d.ref);
 }
 
 /**
@@ -267,5 +269,11 @@ export function applyVariant(
     }
     values[spec.key] = v;
   }
-  return { scenario: validateScenario(s, `${base.name} (variant seed ${seed})`), values };
+  // The topology does not vary: no need to build the hardware again.
+  return {
+    scenario: validateScenario(s, `${base.name} (variant seed ${seed})`, undefined, {
+      hardware: false,
+    }),
+    values,
+  };
 }

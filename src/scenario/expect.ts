@@ -4,7 +4,7 @@
  */
 import { formatNs } from '../sim/time.js';
 import { type DeviceOutcome, type RunResult, totalIntegrity } from './result.js';
-import { fullBdf, PE_STATES, type PeStateName, type Scenario } from './schema/index.js';
+import { DeviceIndex, PE_STATES, type PeStateName, type Scenario } from './schema/index.js';
 
 export interface Verdict {
   /** e.g. `recovered nic0`, `steps.state.rc`. */
@@ -14,27 +14,17 @@ export interface Verdict {
   detail: string;
 }
 
-/** Maps device refs (name or DDDD:BB:DD.F) to device names. */
-export function deviceNames(s: Scenario): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const phb of s.topology.phbs) {
-    for (const d of phb.devices) {
-      m.set(d.name, d.name);
-      m.set(fullBdf(phb.id, d.bdf), d.name);
-    }
-  }
-  return m;
-}
-
 const stateName = (v: unknown): string => {
   const e = Object.entries(PE_STATES).find(([, n]) => n === v);
   return e ? `${e[0]} (${String(v)})` : String(v);
 };
 
 export function checkExpectations(s: Scenario, r: RunResult): Verdict[] {
-  const names = deviceNames(s);
+  const index = new DeviceIndex(s.topology);
+  /** Result devices are keyed by their ref: the name, else the address. */
+  const keyOf = (ref: string): string => index.resolve(ref)?.ref ?? ref;
   const dev = (ref: string): DeviceOutcome | undefined => {
-    const n = names.get(ref) ?? names.get(ref.toLowerCase()) ?? ref;
+    const n = keyOf(ref);
     return r.devices.find((d) => d.device === n);
   };
   const out: Verdict[] = [];
@@ -98,8 +88,7 @@ export function checkExpectations(s: Scenario, r: RunResult): Verdict[] {
     });
   }
   for (const [ref, want] of Object.entries(e.pe_state ?? {})) {
-    const name = names.get(ref) ?? names.get(ref.toLowerCase()) ?? ref;
-    const got = r.peStates[name];
+    const got = r.peStates[keyOf(ref)];
     const wantV =
       typeof want === 'string' && want !== 'disabled' ? PE_STATES[want as PeStateName] : want;
     out.push({

@@ -10,21 +10,26 @@
 import { DEFAULT_COSTS } from '../sim/costs.js';
 import { formatNs } from '../sim/time.js';
 import {
+  DeviceIndex,
   describeDesign,
   FAULT_KINDS,
-  fullBdf,
   GUEST_DRIVERS,
+  type PlacedDevice,
   type Scenario,
   SPAPR_PCI_BASE_BUID,
   WORKLOAD_KINDS,
 } from './schema/index.js';
 
-function tree(lines: string[], items: string[][], indent: string): void {
-  items.forEach((item, i) => {
-    const last = i === items.length - 1;
-    const [head, ...rest] = item;
-    lines.push(`${indent}${last ? '└─ ' : '├─ '}${head}`);
-    for (const r of rest) lines.push(`${indent}${last ? '   ' : '│  '}${r}`);
+interface TreeNode {
+  label: string;
+  children: TreeNode[];
+}
+
+function renderTree(lines: string[], nodes: readonly TreeNode[], indent = ''): void {
+  nodes.forEach((n, i) => {
+    const last = i === nodes.length - 1;
+    lines.push(`${indent}${last ? '└─ ' : '├─ '}${n.label}`);
+    renderTree(lines, n.children, `${indent}${last ? '   ' : '│  '}`);
   });
 }
 
@@ -40,69 +45,83 @@ export function inspectScenario(s: Scenario): string {
       `cost overrides: ${costs.map(([k, v]) => `${k} ${formatNs(v)} (default ${formatNs(defaults.get(k) ?? 0)})`).join(', ')}`,
     );
   }
+  const index = new DeviceIndex(s.topology);
   const passedTo = new Map<string, string>();
-  for (const g of s.guests)
-    for (const p of g.phbs) for (const d of p.devices) passedTo.set(d.device, g.name);
-
-  lines.push(`host (eeh_max_freezes ${s.topology.host.max_freezes})`);
-  const phbItems = s.topology.phbs.map((phb) => {
-    const pes = new Map<string, string[]>();
-    for (const d of phb.devices) {
-      const key =
-        d.pe !== undefined
-          ? `PE ${d.pe}`
-          : phb.pe_grouping === 'bus'
-            ? `PE auto (bus ${d.bdf.slice(0, 2)})`
-            : `PE auto (${d.bdf})`;
-      const bdf = fullBdf(phb.id, d.bdf);
-      const to = passedTo.get(d.name) ?? passedTo.get(bdf);
-      const list = pes.get(key) ?? [];
-      list.push(`${bdf} ${d.model} ${d.name}${to ? ` -> ${to} (vfio-pci)` : ' (host driver)'}`);
-      pes.set(key, list);
+  for (const g of s.guests) {
+    for (const p of g.phbs) {
+      for (const d of p.devices) passedTo.set(index.resolve(d.device)?.ref ?? d.device, g.name);
     }
-    const sub: string[] = [];
-    tree(
-      sub,
-      [...pes].map(([pe, devs]) => [
-        pe,
-        ...devs.map((x, i) => `${i === devs.length - 1 ? '└─ ' : '├─ '}${x}`),
-      ]),
-      '',
-    );
-    return [`PHB ${phb.id} (${phb.model}, PEs per ${phb.pe_grouping})`, ...sub];
+  }
+  const explicitPe = new Map<string, string>();
+  s.topology.pes?.forEach((pe, i) => {
+    for (const ref of pe.devices) {
+      const d = index.resolve(ref);
+      if (d) explicitPe.set(d.ref, `PE ${pe.number ?? 'auto'} (topology.pes[${i}])`);
+    }
   });
-  tree(lines, phbItems, '');
+  const peOf = (d: PlacedDevice): string => {
+    const explicit = explicitPe.get(d.ref);
+    if (explicit) return explicit;
+    if (d.device.pe !== undefined) return `PE ${d.device.pe}`;
+    const phb = s.topology.phbs.find((p) => p.id === d.phb);
+    return phb?.pe_grouping === 'bus' ? `bus PE (bus ${d.device.bdf.slice(0, 2)})` : 'device PE';
+  };
+  const nodeOf = (d: PlacedDevice): TreeNode => {
+    const to = passedTo.get(d.ref);
+    const owner =
+      d.device.model === 'pcie_switch'
+        ? ` (${d.device.ports ?? 2} downstream ports)`
+        : to
+          ? ` -> ${to} (vfio-pci)`
+          : ' (host driver)';
+    const fns = d.functions.length > 1 ? ` functions .0-.${d.functions.length - 1}` : '';
+    const name = d.device.name ? ` ${d.device.name}` : '';
+    return {
+      label: `${d.address} ${d.device.model}${name}${fns}${owner} [${peOf(d)}]`,
+      children: [],
+    };
+  };
+  lines.push(`host (eeh_max_freezes ${s.topology.host.max_freezes})`);
+  renderTree(
+    lines,
+    s.topology.phbs.map((phb) => ({
+      label: `PHB ${phb.id} (${phb.model}, automatic PEs per ${phb.pe_grouping})`,
+      children: index.all.filter((d) => d.phb === phb.id).map(nodeOf),
+    })),
+  );
+  lines.push('(PE numbers are assigned by the hardware builder: lowest free from 1)');
 
   if (s.guests.length) {
     lines.push('guests');
     let vphbIndex = 0n;
-    const guestItems = s.guests.map((g) => {
-      const sub: string[] = [];
-      const phbs = g.phbs.map((p) => {
-        const buid = p.buid ?? `0x${(SPAPR_PCI_BASE_BUID + vphbIndex).toString(16)} (default)`;
-        vphbIndex++;
-        const devs = p.devices.map((d, i) => {
-          const slot = d.slot ?? i;
-          const addr = `00:${slot.toString(16).padStart(2, '0')}.0`;
-          return `${addr} ${d.device}, driver ${d.driver} (${GUEST_DRIVERS[d.driver]})`;
-        });
-        return [
-          `vPHB BUID ${buid}`,
-          ...devs.map((x, i) => `${i === devs.length - 1 ? '└─ ' : '├─ '}${x}`),
-        ];
-      });
-      tree(sub, phbs, '');
-      return [`${g.name} (${g.vcpus} vCPU, ${g.memory_mb} MiB)`, ...sub];
-    });
-    tree(lines, guestItems, '');
+    renderTree(
+      lines,
+      s.guests.map((g) => ({
+        label: `${g.name} (${g.vcpus} vCPU, ${g.memory_mb} MiB)`,
+        children: g.phbs.map((p) => {
+          const buid = p.buid ?? `0x${(SPAPR_PCI_BASE_BUID + vphbIndex).toString(16)} (default)`;
+          vphbIndex++;
+          return {
+            label: `vPHB BUID ${buid}`,
+            children: p.devices.map((d, i) => {
+              const slot = d.slot ?? i;
+              const addr = `00:${slot.toString(16).padStart(2, '0')}.0`;
+              return {
+                label: `${addr} ${d.device}, driver ${d.driver} (${GUEST_DRIVERS[d.driver]})`,
+                children: [],
+              };
+            }),
+          };
+        }),
+      })),
+    );
   }
   const section = (title: string, items: string[]): void => {
     if (!items.length) return;
     lines.push(title);
-    tree(
+    renderTree(
       lines,
-      items.map((i) => [i]),
-      '',
+      items.map((label) => ({ label, children: [] })),
     );
   };
   section(

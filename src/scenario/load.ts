@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { buildHardware, TopologyError } from '../hw/topology.js';
+import { Sim } from '../sim/sim.js';
 import { type Scenario, ScenarioSchema } from './schema/index.js';
+import { topologySpecOf } from './to_machine.js';
 
 export interface ScenarioIssue {
   /** Field path, e.g. `faults[0].at` (empty for the whole file). */
@@ -168,6 +171,42 @@ export function parseScenarioDocument(
   };
 }
 
+const HW_KEYS: Record<string, string> = {
+  mmioWindow: 'mmio_window',
+  dmaWindowSize: 'dma_window_size',
+};
+
+/** `phbs[0].devices[1].bdf` (a TopologySpec path) -> the scenario's path. */
+export function scenarioPathOfSpecPath(specPath: string): (string | number)[] {
+  const out: (string | number)[] = ['topology'];
+  for (const m of specPath.matchAll(/([A-Za-z_]\w*)|\[(\d+)\]/g)) {
+    if (m[2] !== undefined) out.push(Number(m[2]));
+    else out.push(HW_KEYS[m[1] as string] ?? (m[1] as string));
+  }
+  // A PE's device list is expanded (a name stands for every function): stop at the PE.
+  if (out[1] === 'pes') return out.slice(0, 3);
+  return out;
+}
+
+/**
+ * The hardware builder's own checks (bus numbering below switches, PHB
+ * windows, PE grouping...), reported like schema errors.
+ */
+function checkHardware(s: Scenario): { path: (string | number)[]; message: string } | undefined {
+  try {
+    buildHardware(new Sim({ trace: false }), topologySpecOf(s));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof TopologyError)) throw err;
+    return { path: scenarioPathOfSpecPath(err.path), message: err.problem };
+  }
+}
+
+export interface ValidateOptions {
+  /** Also build the hardware to check the topology (default true). */
+  hardware?: boolean;
+}
+
 /**
  * Validates a plain object. `where` maps a field path to a file position
  * (absent for objects that did not come from a file).
@@ -179,6 +218,7 @@ export function validateScenario(
     path: readonly PropertyKey[],
     atKey: boolean,
   ) => { line: number; col: number } | undefined,
+  opts: ValidateOptions = {},
 ): Scenario {
   if (data === null || data === undefined) {
     throw new ScenarioError(source, [
@@ -186,7 +226,12 @@ export function validateScenario(
     ]);
   }
   const r = ScenarioSchema.safeParse(data, { reportInput: true });
-  if (r.success) return r.data;
+  if (r.success) {
+    const hw = opts.hardware === false ? undefined : checkHardware(r.data);
+    if (!hw) return r.data;
+    const pos = where?.(hw.path, false);
+    throw new ScenarioError(source, [{ path: formatPath(hw.path), ...pos, message: hw.message }]);
+  }
   const issues: ScenarioIssue[] = [];
   for (const issue of r.error.issues) {
     if (issue.code === 'unrecognized_keys') {

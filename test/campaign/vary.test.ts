@@ -81,7 +81,7 @@ describe('applyVariant', () => {
 
   it('adds a fault to a scenario without one', () => {
     const s = parseScenario(
-      'name: nf\ntopology: {phbs: [{id: 0, devices: [{name: n0, model: testnic, bdf: "01:00.0"}]}]}\nrun_for: 1s',
+      'name: nf\ntopology: {phbs: [{id: 0, devices: [{name: n0, model: testnic, bdf: "00:01.0"}]}]}\nrun_for: 1s',
     );
     const v = applyVariant(s, parseVary('fault.kind=mmio'), 1);
     expect(v.scenario.faults).toEqual([{ kind: 'mmio', target: 'n0', at: 100_000_000, count: 1 }]);

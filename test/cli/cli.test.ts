@@ -37,7 +37,7 @@ topology:
   phbs:
     - id: 0
       devices:
-        - { name: nic0, model: testnic, bdf: "01:00.0" }
+        - { name: nic0, model: testnic, bdf: "00:01.0" }
 guests:
   - name: vm0
     phbs: [{ devices: [{ device: nic0, driver: slot-reset-fails }] }]
@@ -205,7 +205,7 @@ describe('other commands', () => {
   it('inspect prints the topology tree', async () => {
     const r = await cli('inspect', 'two-guests');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('0000:02:00.0 testnic nic1 -> vm1 (vfio-pci)');
+    expect(r.out).toContain('0000:00:02.0 testnic nic1 -> vm1 (vfio-pci)');
     expect(r.out).toContain('vPHB BUID 0x800000020000001 (default)');
     expect((await cli('inspect', file('b.yaml', 'name: [1'))).code).toBe(2);
   });

@@ -8,7 +8,7 @@ topology:
       devices:
         - name: nic0
           model: testnic
-          bdf: "01:00.0"
+          bdf: "00:01.0"
 guests:
   - name: vm0
     phbs:
@@ -60,7 +60,7 @@ describe('scenario errors name the field and the line', () => {
   });
   it('unknown device model', () => {
     expect(errorOf('model: testnic', 'model: gpu')).toMatch(
-      /^bad\.yaml:7:18: topology\.phbs\[0\]\.devices\[0\]\.model: unknown device model 'gpu' \(known: testnic, twofunc, switch\)/,
+      /^bad\.yaml:7:18: topology\.phbs\[0\]\.devices\[0\]\.model: unknown device model 'gpu' \(known: testnic, dual_function, pcie_switch\)/,
     );
   });
   it('fault on a BDF (or name) that does not exist', () => {
@@ -89,6 +89,11 @@ describe('scenario errors name the field and the line', () => {
   it('missing required field, pointing at its parent', () => {
     expect(errorOf('          model: testnic\n', '')).toMatch(
       /^bad\.yaml:6:11: topology\.phbs\[0\]\.devices\[0\]\.model: missing \(required\)/,
+    );
+  });
+  it('hardware topology errors (from the hardware builder), with the line', () => {
+    expect(errorOf('bdf: "00:01.0"', 'bdf: "03:00.0"')).toMatch(
+      /^bad\.yaml:8:16: topology\.phbs\[0\]\.devices\[0\]\.bdf: .*bus 03/,
     );
   });
   it('both at and after_ops', () => {

@@ -14,8 +14,8 @@ topology:
   phbs:
     - id: 0
       devices:
-        - { name: nic0, model: testnic, bdf: "01:00.0" }
-        - { name: nic1, model: testnic, bdf: "02:00.0" }
+        - { name: nic0, model: testnic, bdf: "00:01.0" }
+        - { name: nic1, model: testnic, bdf: "00:02.0" }
 guests:
   - name: vm0
     phbs: [{ devices: [{ device: nic0 }, { device: nic1 }] }]
@@ -61,11 +61,11 @@ const verdicts = (y: string) =>
 describe('checkExpectations', () => {
   it('checks device outcomes, by name or address', () => {
     expect(
-      verdicts('  recovered: [nic0]\n  unaffected: ["0000:02:00.0"]\n  failed: [nic1]'),
+      verdicts('  recovered: [nic0]\n  unaffected: ["0000:00:02.0"]\n  failed: [nic1]'),
     ).toEqual([
       'ok recovered nic0: recovered',
       'FAIL failed nic1: unaffected',
-      'ok unaffected 0000:02:00.0: unaffected',
+      'ok unaffected 0000:00:02.0: unaffected',
     ]);
     expect(verdicts('  recovered: all')).toEqual(['ok recovered nic0: recovered']);
   });

@@ -48,7 +48,7 @@ describe('built-in scenarios', () => {
     const { scenario: s } = loadScenario('default');
     expect(s.guests).toHaveLength(1);
     expect(s.topology.phbs[0]?.devices).toEqual([
-      { name: 'nic0', model: 'testnic', bdf: '01:00.0' },
+      { name: 'nic0', model: 'testnic', bdf: '00:01.0' },
     ]);
     expect(s.guests[0]?.phbs[0]?.devices).toEqual([{ device: 'nic0', driver: 'full' }]);
     expect(s.faults).toEqual([{ kind: 'dma', target: 'nic0', at: 5_000_000, count: 1 }]);
@@ -78,7 +78,7 @@ describe('JSON Schema export', () => {
       { ...base, faults: [{ kind: 'dma', target: 'nic0', at: '-1ms' }] },
       {
         ...base,
-        topology: { phbs: [{ id: 0, devices: [{ name: 'n', model: 'gpu', bdf: '01:00.0' }] }] },
+        topology: { phbs: [{ id: 0, devices: [{ name: 'n', model: 'gpu', bdf: '00:01.0' }] }] },
       },
     ];
     for (const b of bad) {
@@ -100,8 +100,8 @@ topology:
   phbs:
     - id: 1
       devices:
-        - { name: nic0, model: testnic, bdf: "01:00.0" }
-        - { name: nic1, model: testnic, bdf: "02:00.0" }
+        - { name: nic0, model: testnic, bdf: "00:01.0" }
+        - { name: nic1, model: testnic, bdf: "00:02.0" }
 guests:
   - name: vm0
     phbs: [{ devices: [{ device: nic0 }] }]
@@ -155,9 +155,9 @@ faults:
 
   it('refers to devices by name or by DDDD:BB:DD.F (domain = PHB id)', () => {
     const s = parseScenario(
-      minimal('faults: [{ kind: mmio, target: "0001:02:00.0", after_ops: 10 }]'),
+      minimal('faults: [{ kind: mmio, target: "0001:00:02.0", after_ops: 10 }]'),
     );
-    expect(s.faults[0]?.target).toBe('0001:02:00.0');
+    expect(s.faults[0]?.target).toBe('0001:00:02.0');
     expect(() =>
       parseScenario(minimal('faults: [{ kind: mmio, target: "0000:02:00.0", at: 1ms }]')),
     ).toThrow(/no device '0000:02:00.0'/);

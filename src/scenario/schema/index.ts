@@ -16,7 +16,7 @@ import { Expect } from './expect.js';
 import { Fault } from './faults.js';
 import { Guest } from './guests.js';
 import { RTAS_ARG_RE, Step } from './steps.js';
-import { fullBdf, Topology } from './topology.js';
+import { DeviceIndex, Topology } from './topology.js';
 import { Workload } from './workloads.js';
 
 export * from './common.js';
@@ -54,27 +54,43 @@ function checkReferences(s: RawScenario, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string): void => {
     ctx.addIssue({ code: 'custom', path, message });
   };
-  // Devices by name and by full BDF.
-  const devices = new Map<string, string>(); // ref -> canonical name
   const seenPhb = new Set<number>();
   s.topology.phbs.forEach((phb, i) => {
     if (seenPhb.has(phb.id)) issue(['topology', 'phbs', i, 'id'], `duplicate PHB id ${phb.id}`);
     seenPhb.add(phb.id);
-    phb.devices.forEach((d, j) => {
-      const at = ['topology', 'phbs', i, 'devices', j];
-      const bdf = fullBdf(phb.id, d.bdf);
-      if (devices.has(d.name)) issue([...at, 'name'], `duplicate device name '${d.name}'`);
-      if (devices.has(bdf)) issue([...at, 'bdf'], `duplicate BDF ${bdf}`);
-      devices.set(d.name, d.name);
-      devices.set(bdf, d.name);
-    });
   });
-  const known = (): string => [...new Set(devices.values())].join(', ');
+  const index = new DeviceIndex(s.topology);
+  const names = new Set<string>();
+  const addresses = new Set<string>();
+  for (const d of index.all) {
+    if (d.device.name !== undefined) {
+      if (names.has(d.device.name))
+        issue([...d.path, 'name'], `duplicate device name '${d.device.name}'`);
+      names.add(d.device.name);
+    }
+    if (d.functions.some((f) => addresses.has(f)))
+      issue([...d.path, 'bdf'], `duplicate BDF ${d.address}`);
+    for (const f of d.functions) addresses.add(f);
+    if (d.device.ports !== undefined && d.device.model !== 'pcie_switch') {
+      issue([...d.path, 'ports'], `only a pcie_switch has ports, not a ${d.device.model}`);
+    }
+  }
+  const known = (): string => index.all.map((d) => d.ref).join(', ');
+  /** Resolves a device reference to its canonical ref (name, else address). */
   const device = (ref: string, path: (string | number)[]): string | undefined => {
-    const name = devices.get(ref) ?? devices.get(ref.toLowerCase());
-    if (name === undefined) issue(path, `no device '${ref}' in the topology (devices: ${known()})`);
-    return name;
+    const d = index.resolve(ref);
+    if (d === undefined) issue(path, `no device '${ref}' in the topology (devices: ${known()})`);
+    return d?.ref;
   };
+  s.topology.pes?.forEach((pe, i) => {
+    const phbs = new Set<number>();
+    pe.devices.forEach((ref, j) => {
+      const d = index.resolve(ref);
+      if (!d) device(ref, ['topology', 'pes', i, 'devices', j]);
+      else phbs.add(d.phb);
+    });
+    if (phbs.size > 1) issue(['topology', 'pes', i, 'devices'], 'a PE cannot span two PHBs');
+  });
 
   const guests = new Map<string, Set<string>>(); // guest -> devices passed through
   const owner = new Map<string, string>(); // device -> guest
