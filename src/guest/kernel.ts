@@ -40,6 +40,7 @@ import {
   type GuestDeviceResult,
   summarize,
 } from './integrity.js';
+import { SleepLock } from './lock.js';
 import { GuestRtas, type RtasCallStats } from './rtas.js';
 import './trace_events.js';
 
@@ -55,6 +56,11 @@ export interface GuestKernelOptions {
    * the driver that must bind it (e.g. `testnic:no-handlers`).
    */
   driverOverride?: Readonly<Record<string, string>>;
+  /**
+   * Builds the platform ops (default: PseriesEehOps). A design that changes
+   * how the guest reaches its PE (src/designs) can pass a subclass.
+   */
+  opsFactory?: (sim: Sim, rtas: GuestRtas, buids: ReadonlyMap<number, Buid>) => PseriesEehOps;
 }
 
 /** One virtual PHB as the guest knows it. */
@@ -233,6 +239,13 @@ export class GuestKernel {
   private readonly bootWq = new WaitQueue();
   private readonly byPdev = new Map<PciDev, GuestDevice>();
   private readonly dmaPool = new Map<number, Gpa[]>();
+  /**
+   * eeh_serialize_lock: Linux holds it across eeh_dev_check_failure(), from
+   * the isolated test to marking the PE isolated, so two CPUs reading all 1s
+   * at once queue one event. MODEL: the shared core (src/kernel/eeh.ts) does
+   * not take it; the guest's callers of check_failure do.
+   */
+  readonly eehSerialize = new SleepLock();
 
   constructor(
     readonly sim: Sim,
@@ -241,7 +254,9 @@ export class GuestKernel {
   ) {
     this.name = platform.vmName;
     this.rtas = new GuestRtas(sim, platform);
-    this.ops = new PseriesEehOps(sim, this.rtas, this.buids);
+    this.ops = opts.opsFactory
+      ? opts.opsFactory(sim, this.rtas, this.buids)
+      : new PseriesEehOps(sim, this.rtas, this.buids);
     const mmio: MmioOps = {
       read: (addr, size) => this.mmioLoad(addr, size),
       write: (addr, size, value) => this.mmioStore(addr, size, value),
@@ -418,7 +433,7 @@ export class GuestKernel {
     const v = yield* this.mmioLoad(addr, size);
     if (v === allOnes(size) && this.eeh.enabled) {
       const dev = this.deviceAt(addr);
-      const rc = yield* this.eeh.checkFailureAt(addr);
+      const rc = yield* this.eehSerialize.with(this.sim, this.eeh.checkFailureAt(addr));
       if (dev) {
         dev.checks++;
         if (rc === 0 && dev.edev.pe) dev.falsePositives++;
@@ -473,7 +488,7 @@ export class GuestKernel {
     if (v === allOnes(size) && this.eeh.enabled) {
       const dev = this.byPdev.get(pdev);
       if (dev) yield* this.eehDevCheckFailure(dev);
-      else yield* this.eeh.devCheckFailure(edev);
+      else yield* this.eehSerialize.with(this.sim, this.eeh.devCheckFailure(edev));
     }
     return v;
   }
@@ -484,7 +499,7 @@ export class GuestKernel {
    * (now) known frozen.
    */
   *eehDevCheckFailure(dev: GuestDevice): Task<number> {
-    const rc = yield* this.eeh.devCheckFailure(dev.edev);
+    const rc = yield* this.eehSerialize.with(this.sim, this.eeh.devCheckFailure(dev.edev));
     dev.checks++;
     if (rc === 0 && dev.edev.pe && this.eeh.enabled) dev.falsePositives++;
     return rc;

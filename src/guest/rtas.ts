@@ -11,7 +11,7 @@
  * RTAS_UNKNOWN_SERVICE and rtas_call() returns -1 without calling anything.
  */
 import type { GuestPlatform } from '../kvm/guest_platform.js';
-import { sleep, type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
+import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms, us } from '../sim/time.js';
 import { H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
@@ -26,6 +26,7 @@ import {
   rtasRetsOffset,
   writeRtasCall,
 } from '../uapi/rtas.js';
+import { SleepLock } from './lock.js';
 import './trace_events.js';
 
 /** asm/rtas.h: rtas_token() of a service the firmware does not provide. */
@@ -49,22 +50,6 @@ export interface RtasCallStats {
   calls: number;
   /** Virtual time spent inside rtas_call(), lock wait included. */
   ns: number;
-}
-
-/** A sleeping lock (the kernel's rtas_lock). */
-class Mutex {
-  private locked = false;
-  private readonly wq = new WaitQueue();
-
-  *lock(): Task<void> {
-    while (this.locked) yield* waitOn(this.wq);
-    this.locked = true;
-  }
-
-  unlock(sim: Sim): void {
-    this.locked = false;
-    this.wq.wakeOne(sim.sched);
-  }
 }
 
 /**
@@ -107,7 +92,8 @@ export class GuestRtas {
   readonly argsGpa: Gpa;
   private readonly tokens: Readonly<Record<string, number>>;
   private readonly names = new Map<number, string>();
-  private readonly mutex = new Mutex();
+  /** rtas_lock: one RTAS call at a time, for the single argument buffer. */
+  readonly lock = new SleepLock();
   readonly stats = new Map<string, RtasCallStats>();
   /** Hypercalls that returned something else than H_SUCCESS in r3 (the blob ignores r3). */
   hcallFailures = 0;
@@ -156,7 +142,7 @@ export class GuestRtas {
     }
     const name = this.nameOf(token);
     const t0 = this.sim.now;
-    yield* this.mutex.lock();
+    yield* this.lock.lock();
     const span = this.sim.trace.begin('guest.rtas', { call: name, token, nargs, nret });
     let result: RtasResult;
     try {
@@ -181,7 +167,7 @@ export class GuestRtas {
       result = { status, outputs: rets.slice(1) };
       this.sim.trace.end(span, { status, r3: Number(r3) });
     } finally {
-      this.mutex.unlock(this.sim);
+      this.lock.unlock(this.sim);
     }
     const st = this.stats.get(name);
     if (st) {

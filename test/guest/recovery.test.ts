@@ -208,6 +208,21 @@ describe('guest recovery per driver behaviour', () => {
   });
 });
 
+describe('concurrent detection', () => {
+  it('two readers seeing all 1s at once queue one recovery (eeh_serialize_lock)', () => {
+    const g = bootGuest({ behaviour: 'full' });
+    g.fake.freeze();
+    const a = g.sim.spawn('a', g.slot.readId(), 'vm0');
+    const b = g.sim.spawn('b', g.slot.readId(), 'vm0');
+    g.sim.run();
+    expect(a.result?.ok && b.result?.ok).toBe(true);
+    expect(g.kernel.eeh.recoveries).toHaveLength(1);
+    const whys = g.sim.trace.find('guest.eeh.check_failure').map((r) => r.fields.why);
+    expect(whys).toEqual(['frozen', 'already_isolated']);
+    expect(g.kernel.eehSerialize.contended).toBe(1);
+  });
+});
+
 describe('false positives: link_status legitimately all 1s', () => {
   it('each all-1s read costs one RTAS state query and a false positive; nothing recovers', () => {
     const g = bootGuest({ behaviour: 'full' });
