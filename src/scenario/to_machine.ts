@@ -5,7 +5,10 @@
  * land (src/vmm, src/guest).
  */
 import type { DeviceSpec, PeSpec, PhbSpec, TopologySpec } from '../hw/topology.js';
-import type { Scenario } from './schema/index.js';
+import { VFIO_DEVICE_SET_ADDR_MAPPING } from '../uapi/experimental.js';
+import { RTAS_EEH_CALLS, RTAS_ERRINJCT_CALLS, RTAS_XICS_CALLS } from '../uapi/rtas.js';
+import { VFIO_IOCTLS } from '../uapi/vfio.js';
+import { type Scenario, VFIO_EEH_PE_OPS } from './schema/index.js';
 import { DeviceIndex, type TopologyDevice, type TopologyPhb } from './schema/topology.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -47,3 +50,35 @@ export function topologySpecOf(s: Scenario): TopologySpec {
   if (s.topology.memory) spec.memory = s.topology.memory;
   return spec;
 }
+
+/** Token and name of an RTAS step's call (a name from src/uapi/rtas.ts, or a raw token). */
+export function rtasCallOf(call: string | number): { token: number; name: string | undefined } {
+  if (typeof call === 'number') {
+    const spec = ALL_RTAS.find((c) => c.token === call);
+    return { token: call, name: spec?.name };
+  }
+  const spec = ALL_RTAS.find((c) => c.name === call);
+  if (!spec) throw new RangeError(`unknown RTAS call ${call}`);
+  return { token: spec.token, name: spec.name };
+}
+
+/** Request number of a VFIO step (a name from src/uapi/vfio.ts, or a raw number). */
+export function vfioRequestOf(request: string | number): number {
+  if (typeof request === 'number') return request;
+  if (request === 'VFIO_DEVICE_SET_ADDR_MAPPING') return VFIO_DEVICE_SET_ADDR_MAPPING;
+  for (const fd of Object.values(VFIO_IOCTLS)) {
+    const n = (fd as Record<string, number>)[request];
+    if (n !== undefined) return n;
+  }
+  throw new RangeError(`unknown VFIO request ${request}`);
+}
+
+/** Op number of a VFIO_EEH_PE_OP step (`VFIO_EEH_PE_GET_STATE` -> 4). */
+export function eehOpOf(op: string | number): number {
+  if (typeof op === 'number') return op;
+  const i = (VFIO_EEH_PE_OPS as readonly string[]).indexOf(op);
+  if (i < 0) throw new RangeError(`unknown VFIO_EEH_PE_OP op ${op}`);
+  return i;
+}
+
+const ALL_RTAS = [...RTAS_EEH_CALLS, ...RTAS_ERRINJCT_CALLS, ...RTAS_XICS_CALLS];

@@ -2,9 +2,11 @@
  * Guests: VMs, their virtual PHBs and the host devices passed through to
  * them, with the behaviour of the guest driver of each device.
  *
- * ALIGN: translated by the machine to the VMM/guest builder inputs.
+ * ALIGNED: driver behaviours are src/guest/drivers/testnic.ts's
+ * TESTNIC_BEHAVIOURS (driver_override `testnic:<behaviour>`).
  */
 import { z } from 'zod';
+import type { TestnicBehaviour } from '../../guest/drivers/testnic.js';
 import { Buid, Count, DeviceRef, Ident } from './common.js';
 
 export const GUEST_DRIVERS = {
@@ -12,7 +14,7 @@ export const GUEST_DRIVERS = {
   'no-handlers': 'no EEH callbacks: the device is removed and rescanned',
   'slot-reset-fails': 'slot_reset returns DISCONNECT',
   'ignores-all-ones': 'consumes all-1s reads as data (never checks)',
-} as const;
+} as const satisfies Record<TestnicBehaviour, string>;
 export type GuestDriver = keyof typeof GUEST_DRIVERS;
 export const GUEST_DRIVER_NAMES = Object.keys(GUEST_DRIVERS) as [GuestDriver, ...GuestDriver[]];
 

@@ -8,19 +8,15 @@
  * src/uapi; the machine resolves names to tokens and request numbers.
  */
 import { z } from 'zod';
+import { RTAS_EEH_CALLS, RTAS_ERRINJCT_CALLS } from '../../uapi/rtas.js';
+import { VFIO_IOCTLS } from '../../uapi/vfio.js';
 import { Count, DeviceRef, Duration, Ident, U32 } from './common.js';
 
-export const RTAS_CALLS = [
-  'ibm,set-eeh-option',
-  'ibm,get-config-addr-info2',
-  'ibm,read-slot-reset-state2',
-  'ibm,set-slot-reset',
-  'ibm,configure-pe',
-  'ibm,slot-error-detail',
-  'ibm,errinjct',
-  'ibm,open-errinjct',
-  'ibm,close-errinjct',
-] as const;
+/** RTAS calls a step may name (src/uapi/rtas.ts: the EEH and errinjct calls). */
+export const RTAS_CALLS = [...RTAS_EEH_CALLS, ...RTAS_ERRINJCT_CALLS].map((c) => c.name) as [
+  string,
+  ...string[],
+];
 
 /**
  * An RTAS argument word: a number, or a symbolic address of a passed-through
@@ -55,24 +51,18 @@ export const RtasStep = z.strictObject({
   nret: Count.max(16),
 });
 
+/**
+ * VFIO ioctls a step may name: every real one of src/uapi/vfio.ts, plus the
+ * experimental VFIO_DEVICE_SET_ADDR_MAPPING (never merged upstream).
+ */
 export const VFIO_REQUESTS = [
-  'VFIO_GET_API_VERSION',
-  'VFIO_CHECK_EXTENSION',
-  'VFIO_SET_IOMMU',
-  'VFIO_GROUP_GET_STATUS',
-  'VFIO_GROUP_SET_CONTAINER',
-  'VFIO_GROUP_UNSET_CONTAINER',
-  'VFIO_GROUP_GET_DEVICE_FD',
-  'VFIO_DEVICE_GET_INFO',
-  'VFIO_DEVICE_GET_REGION_INFO',
-  'VFIO_DEVICE_RESET',
-  'VFIO_IOMMU_SPAPR_TCE_GET_INFO',
-  'VFIO_IOMMU_MAP_DMA',
-  'VFIO_IOMMU_UNMAP_DMA',
-  'VFIO_EEH_PE_OP',
-  'VFIO_DEVICE_SET_ADDR_MAPPING',
-] as const;
+  ...new Set([
+    ...Object.values(VFIO_IOCTLS).flatMap((fd) => Object.keys(fd)),
+    'VFIO_DEVICE_SET_ADDR_MAPPING',
+  ]),
+] as [string, ...string[]];
 
+/** The ten VFIO_EEH_PE_OP ops, in their numeric order (src/uapi/vfio.ts). */
 export const VFIO_EEH_PE_OPS = [
   'VFIO_EEH_PE_DISABLE',
   'VFIO_EEH_PE_ENABLE',

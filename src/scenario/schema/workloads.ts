@@ -1,9 +1,11 @@
 /**
  * Workloads: what drivers do with their devices while the scenario runs.
  *
- * ALIGN: translated by the machine to the guest/host workload builders.
+ * ALIGNED with src/guest/workloads (WorkloadSpec: kind, startNs, intervalNs,
+ * ops, durationNs, bytes).
  */
 import { z } from 'zod';
+import type { WorkloadKind as GuestWorkloadKind } from '../../guest/workloads/common.js';
 import { Count, DeviceRef, Duration, Ident } from './common.js';
 
 export const WORKLOAD_KINDS = {
@@ -11,7 +13,7 @@ export const WORKLOAD_KINDS = {
   'dma-pingpong': 'DMA ping-pong with data checks',
   mixed: 'MMIO reads and DMA interleaved',
   'link-status': 'reads the link_status register (legitimately all 1s while the link is down)',
-} as const;
+} as const satisfies Record<GuestWorkloadKind, string>;
 export type WorkloadKind = keyof typeof WORKLOAD_KINDS;
 export const WORKLOAD_KIND_NAMES = Object.keys(WORKLOAD_KINDS) as [WorkloadKind, ...WorkloadKind[]];
 
@@ -27,6 +29,9 @@ export const Workload = z.strictObject({
   start: Duration.default(0),
   interval: Duration.default(10_000).meta({ description: 'Time between operations' }),
   ops: Count.min(1).optional().meta({ description: 'Stop after this many operations' }),
+  duration: Duration.optional().meta({
+    description: 'Or stop after this long (from the first operation); neither: run to the end',
+  }),
   bytes: Count.min(1).default(4096).meta({ description: 'DMA transfer size' }),
 });
 export type Workload = z.output<typeof Workload>;
