@@ -147,35 +147,41 @@ const allOnes = (size: 1 | 2 | 4): number => (size === 4 ? ALL_ONES : size === 2
 export class PseriesEehOps implements EehOps {
   readonly name = 'pseries' as const;
   readonly probeModeDev = false;
-  /** eeh_pseries_init(): whether the firmware provides every service EEH needs. */
-  readonly init: PseriesInit;
   readonly stats: PseriesStats = { logsFetched: 0, configureRetries: 0, fundamentalFallbacks: 0 };
-  private readonly tok: Record<keyof typeof RTAS_FN, number>;
+  private tokCache: Record<keyof typeof RTAS_FN, number> | undefined;
+  private initResult: PseriesInit | undefined;
   private readonly caps = new WeakMap<EehDev, DevCaps>();
   private core: EehCore | undefined;
-  /** slot_errbuf and pci_regs_buf, in guest RAM (allocated once). */
-  private readonly errBuf: Gpa;
-  private readonly drvLogBuf: Gpa;
+  /** slot_errbuf and pci_regs_buf, in guest RAM (allocated at first use). */
+  private errBuf: Gpa | undefined;
+  private drvLogBuf: Gpa | undefined;
   private errinjctBuf: Gpa | undefined;
 
+  /** Touches nothing yet: the tokens are looked up by eeh_pseries_init() at boot. */
   constructor(
     readonly sim: Sim,
     readonly rtas: GuestRtas,
     /** BUID of each PHB (pci domain) of the guest. */
     readonly buids: ReadonlyMap<number, Buid>,
-  ) {
-    this.tok = Object.fromEntries(
-      Object.entries(RTAS_FN).map(([k, name]) => [k, rtas.token(name)]),
-    ) as Record<keyof typeof RTAS_FN, number>;
-    // ibm,configure-pe and ibm,configure-bridge have the same semantics.
-    if (this.tok.configurePe === RTAS_UNKNOWN_SERVICE) {
-      this.tok.configurePe = this.tok.configureBridge;
+  ) {}
+
+  /** The RTAS tokens of eeh_pseries_init() (looked up once). */
+  private get tok(): Record<keyof typeof RTAS_FN, number> {
+    if (!this.tokCache) {
+      const t = Object.fromEntries(
+        Object.entries(RTAS_FN).map(([k, name]) => [k, this.rtas.token(name)]),
+      ) as Record<keyof typeof RTAS_FN, number>;
+      // ibm,configure-pe and ibm,configure-bridge have the same semantics.
+      if (t.configurePe === RTAS_UNKNOWN_SERVICE) t.configurePe = t.configureBridge;
+      this.tokCache = t;
     }
-    this.init = this.checkTokens();
-    // MODEL: eeh_error_buf_size comes from the "rtas-error-log-max" property
-    // (QEMU: 2048); the guest device tree model has no such property.
-    this.errBuf = rtas.platform.ram.alloc(RTAS_ERROR_LOG_MAX, 8);
-    this.drvLogBuf = rtas.platform.ram.alloc(EEH_PCI_REGS_LOG_LEN, 8);
+    return this.tokCache;
+  }
+
+  /** eeh_pseries_init(): whether the firmware provides every service EEH needs. */
+  get init(): PseriesInit {
+    this.initResult ??= this.checkTokens();
+    return this.initResult;
   }
 
   /** The sanity check of eeh_pseries_init(): EEH is off unless all these exist. */
@@ -506,20 +512,30 @@ export class PseriesEehOps implements EehOps {
         let text = '';
         for (const edev of pe.devices()) text += yield* this.dumpDevLog(edev);
         const bytes = new TextEncoder().encode(text).subarray(0, EEH_PCI_REGS_LOG_LEN);
-        this.rtas.platform.ram.write(this.drvLogBuf, bytes);
+        this.rtas.platform.ram.write(this.logBuffers()[1], bytes);
         loglen = bytes.length;
       }
     }
     // MODEL: the log is not memset first; RTAS overwrites what it returns.
+    const [errBuf, drvLogBuf] = this.logBuffers();
     const r = yield* this.rtas.call(this.tok.slotErrorDetail, 1, [
       ...this.peWords(pe),
-      this.drvLogBuf,
+      drvLogBuf,
       loglen,
-      this.errBuf,
+      errBuf,
       RTAS_ERROR_LOG_MAX,
       severity,
     ]);
     if (r.status === 0) this.stats.logsFetched++;
+  }
+
+  /** slot_errbuf and pci_regs_buf: [RTAS error log, driver log]. */
+  private logBuffers(): [Gpa, Gpa] {
+    // MODEL: eeh_error_buf_size comes from the "rtas-error-log-max" property
+    // (QEMU: 2048); the guest device tree model has no such property.
+    this.errBuf ??= this.rtas.platform.ram.alloc(RTAS_ERROR_LOG_MAX, 8);
+    this.drvLogBuf ??= this.rtas.platform.ram.alloc(EEH_PCI_REGS_LOG_LEN, 8);
+    return [this.errBuf, this.drvLogBuf];
   }
 
   /** eeh_dump_dev_log(): the registers Linux prints for a device of a failed PE. */

@@ -88,25 +88,36 @@ export function* rtasBusyDelay(status: number): Task<boolean> {
 
 /** The guest's RTAS: tokens from the device tree, one argument buffer, one lock. */
 export class GuestRtas {
-  /** Guest-physical address of the global struct rtas_args (allocated once). */
-  readonly argsGpa: Gpa;
-  private readonly tokens: Readonly<Record<string, number>>;
+  private tokensCache: Readonly<Record<string, number>> | undefined;
   private readonly names = new Map<number, string>();
+  private args: Gpa | undefined;
   /** rtas_lock: one RTAS call at a time, for the single argument buffer. */
   readonly lock = new SleepLock();
   readonly stats = new Map<string, RtasCallStats>();
   /** Hypercalls that returned something else than H_SUCCESS in r3 (the blob ignores r3). */
   hcallFailures = 0;
 
+  /** Reads nothing yet: the device tree and guest RAM are touched at first use (boot). */
   constructor(
     readonly sim: Sim,
     readonly platform: GuestPlatform,
-  ) {
-    this.tokens = platform.deviceTree().rtasTokens;
-    for (const [name, tok] of Object.entries(this.tokens)) this.names.set(tok, name);
+  ) {}
+
+  /** The /rtas node's tokens (read from the device tree once). */
+  private get tokens(): Readonly<Record<string, number>> {
+    if (!this.tokensCache) {
+      this.tokensCache = this.platform.deviceTree().rtasTokens;
+      for (const [name, tok] of Object.entries(this.tokensCache)) this.names.set(tok, name);
+    }
+    return this.tokensCache;
+  }
+
+  /** Guest-physical address of the global struct rtas_args (allocated once, at first use). */
+  get argsGpa(): Gpa {
     // MODEL: Linux's rtas_args is a static in the kernel image (below the RMO
     // limit); here the guest's page allocator hands out an 8-byte aligned block.
-    this.argsGpa = platform.ram.alloc(RTAS_ARGS_KVM_SIZE, 8);
+    this.args ??= this.platform.ram.alloc(RTAS_ARGS_KVM_SIZE, 8);
+    return this.args;
   }
 
   /** rtas_function_token() / rtas_token(): the token or RTAS_UNKNOWN_SERVICE. */
@@ -120,6 +131,7 @@ export class GuestRtas {
   }
 
   nameOf(token: number): string {
+    if (!this.tokensCache) this.token('');
     return this.names.get(token) ?? `token-${token}`;
   }
 
@@ -141,6 +153,7 @@ export class GuestRtas {
       throw new RangeError(`rtas_call: nargs ${nargs} / nret ${nret} do not fit rtas_args`);
     }
     const name = this.nameOf(token);
+    const at = this.argsGpa;
     const t0 = this.sim.now;
     yield* this.lock.lock();
     const span = this.sim.trace.begin('guest.rtas', { call: name, token, nargs, nret });
@@ -152,14 +165,14 @@ export class GuestRtas {
       // args->rets = &args->args[nargs] (a kernel virtual address; only the guest reads it).
       new DataView(buf.buffer).setBigUint64(
         RTAS_ARGS_RETS_PTR,
-        PAGE_OFFSET + BigInt(this.argsGpa + rtasRetsOffset(nargs)),
+        PAGE_OFFSET + BigInt(at + rtasRetsOffset(nargs)),
       );
-      this.platform.ram.write(this.argsGpa, buf);
-      const r3 = yield* this.platform.hcall(H_RTAS, [BigInt(this.argsGpa)]);
+      this.platform.ram.write(at, buf);
+      const r3 = yield* this.platform.hcall(H_RTAS, [BigInt(at)]);
       // MODEL: QEMU's RTAS blob (`sc 1; blr`) does not look at r3 and neither
       // does enter_rtas(): the status is whatever rets[0] holds afterwards.
       if (r3 !== BigInt(H_SUCCESS)) this.hcallFailures++;
-      this.platform.ram.read(this.argsGpa, buf);
+      this.platform.ram.read(at, buf);
       const dec = readRtasCall(buf, 0);
       if (!dec.ok) throw new Error(`rtas_call: unreadable argument buffer (${dec.error})`);
       const rets = dec.value.rets;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startGuest } from '../../src/guest/index.js';
+import { GuestKernel, startGuest } from '../../src/guest/index.js';
 import { ms, us } from '../../src/sim/time.js';
 import { FakeGuestPlatform } from './fake_platform.js';
 
@@ -41,5 +41,26 @@ describe('startGuest (machine-builder entry point)', () => {
     const b = scenario().fake.sim.trace.toText();
     expect(a.length).toBeGreaterThan(1000);
     expect(a).toBe(b);
+  });
+
+  it('constructing the kernel touches neither the device tree nor guest RAM (boot does)', () => {
+    const fake = new FakeGuestPlatform();
+    let touched = 0;
+    const tree = fake.deviceTree.bind(fake);
+    fake.deviceTree = () => {
+      touched++;
+      return tree();
+    };
+    const alloc = fake.ram.alloc.bind(fake.ram);
+    fake.ram.alloc = (size: number, align?: number) => {
+      touched++;
+      return alloc(size, align);
+    };
+    const k = new GuestKernel(fake.sim, fake);
+    expect(touched).toBe(0);
+    k.start();
+    fake.sim.run();
+    expect(k.booted).toBe(true);
+    expect(touched).toBeGreaterThan(0);
   });
 });
