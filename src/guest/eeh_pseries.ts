@@ -538,7 +538,12 @@ export class PseriesEehOps implements EehOps {
     return [this.errBuf, this.drvLogBuf];
   }
 
-  /** eeh_dump_dev_log(): the registers Linux prints for a device of a failed PE. */
+  /**
+   * eeh_dump_dev_log(): the registers Linux prints for a device of a failed
+   * PE (ids, command/status, PCIe capability, AER).
+   * MODEL: bridge and PCI-X registers are skipped (no such devices here);
+   * the text follows Linux's format loosely.
+   */
   private *dumpDevLog(edev: EehDev): Task<string> {
     const hex = (v: number) => (v >>> 0).toString(16);
     let s = `${edev.pdev?.domain ?? 0}:${formatBdf(edev.bdf)}\n`;

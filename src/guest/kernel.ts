@@ -106,8 +106,10 @@ export function pciName(domain: number, bdf: Bdf): string {
 
 /**
  * The guest's allocator of a PHB's DMA window (the iommu_table bitmap):
- * page granular, first fit, page 0 reserved as Linux does when the window
- * starts at bus address 0 (iommu_init_table).
+ * page granular, page 0 reserved as Linux does when the window starts at
+ * bus address 0 (iommu_init_table).
+ * MODEL: first fit over a free list; Linux uses a bitmap with per-CPU pools
+ * and a moving hint, so its bus addresses differ (not their validity).
  */
 export class GuestIommu {
   private readonly free: Array<{ start: number; pages: number }>;
@@ -323,6 +325,7 @@ export class GuestKernel {
           node.vendor,
           node.device,
           false,
+          // MODEL: the device tree gives no BAR flags; all are taken as 32-bit memory BARs.
           node.bars.map((b) => ({ index: b.index, start: b.gpa, size: b.size, is64: false })),
         );
         const edev = new EehDev(node.bdf, pdev);
@@ -413,7 +416,11 @@ export class GuestKernel {
 
   // ---- MMIO ---------------------------------------------------------------
 
-  /** A CPU load from a guest-physical address (in_le32 & co: no EEH check). */
+  /**
+   * A CPU load from a guest-physical address (in_le32 & co: no EEH check).
+   * MODEL: the value is taken at the end of the load's latency (the moment
+   * the completion would arrive); stores take effect after mmio_write.
+   */
   private *mmioLoad(addr: number, size: 1 | 2 | 4): Task<number> {
     yield* this.sim.charge('mmio_read');
     return this.platform.mmioRead(addr as Gpa, size) >>> 0;
@@ -512,7 +519,11 @@ export class GuestKernel {
     return yield* this.ops.dnWriteConfig(edev, where, size, value);
   }
 
-  /** The bdf-only accessors of the shared core: the first device with that bdf. */
+  /**
+   * The bdf-only accessors of the shared core (PciConfigOps has no domain).
+   * MODEL: the first device with that bdf; the guest's own paths (save /
+   * restore, drivers) go per device and are exact with several PHBs.
+   */
   private *configReadBdf(bdf: Bdf, where: number, size: 1 | 2 | 4): Task<number> {
     const d = this.devices.find((x) => x.pdev.bdf === bdf);
     return d ? yield* this.pciReadConfig(d.pdev, where, size) : allOnes(size);

@@ -177,6 +177,8 @@ export class GuestRtas {
       if (!dec.ok) throw new Error(`rtas_call: unreadable argument buffer (${dec.error})`);
       const rets = dec.value.rets;
       const status = nret > 0 ? (rets[0] as number) | 0 : 0;
+      // MODEL: on status -1 Linux also fetches "rtas-last-error" when the
+      // firmware has it (QEMU does not); not modelled.
       result = { status, outputs: rets.slice(1) };
       this.sim.trace.end(span, { status, r3: Number(r3) });
     } finally {
