@@ -40,7 +40,6 @@ import {
   type GuestDeviceResult,
   summarize,
 } from './integrity.js';
-import { SleepLock } from './lock.js';
 import { GuestRtas, type RtasCallStats } from './rtas.js';
 import './trace_events.js';
 
@@ -241,13 +240,6 @@ export class GuestKernel {
   private readonly bootWq = new WaitQueue();
   private readonly byPdev = new Map<PciDev, GuestDevice>();
   private readonly dmaPool = new Map<number, Gpa[]>();
-  /**
-   * eeh_serialize_lock: Linux holds it across eeh_dev_check_failure(), from
-   * the isolated test to marking the PE isolated, so two CPUs reading all 1s
-   * at once queue one event. MODEL: the shared core (src/kernel/eeh.ts) does
-   * not take it; the guest's callers of check_failure do.
-   */
-  readonly eehSerialize = new SleepLock();
 
   constructor(
     readonly sim: Sim,
@@ -440,7 +432,7 @@ export class GuestKernel {
     const v = yield* this.mmioLoad(addr, size);
     if (v === allOnes(size) && this.eeh.enabled) {
       const dev = this.deviceAt(addr);
-      const rc = yield* this.eehSerialize.with(this.sim, this.eeh.checkFailureAt(addr));
+      const rc = yield* this.eeh.checkFailureAt(addr);
       if (dev) {
         dev.checks++;
         if (rc === 0 && dev.edev.pe) dev.falsePositives++;
@@ -495,7 +487,7 @@ export class GuestKernel {
     if (v === allOnes(size) && this.eeh.enabled) {
       const dev = this.byPdev.get(pdev);
       if (dev) yield* this.eehDevCheckFailure(dev);
-      else yield* this.eehSerialize.with(this.sim, this.eeh.devCheckFailure(edev));
+      else yield* this.eeh.devCheckFailure(edev);
     }
     return v;
   }
@@ -506,7 +498,7 @@ export class GuestKernel {
    * (now) known frozen.
    */
   *eehDevCheckFailure(dev: GuestDevice): Task<number> {
-    const rc = yield* this.eehSerialize.with(this.sim, this.eeh.devCheckFailure(dev.edev));
+    const rc = yield* this.eeh.devCheckFailure(dev.edev);
     dev.checks++;
     if (rc === 0 && dev.edev.pe && this.eeh.enabled) dev.falsePositives++;
     return rc;

@@ -11,6 +11,7 @@
  * RTAS_UNKNOWN_SERVICE and rtas_call() returns -1 without calling anything.
  */
 import type { GuestPlatform } from '../kvm/guest_platform.js';
+import { SleepLock } from '../sim/lock.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms, us } from '../sim/time.js';
@@ -26,7 +27,6 @@ import {
   rtasRetsOffset,
   writeRtasCall,
 } from '../uapi/rtas.js';
-import { SleepLock } from './lock.js';
 import './trace_events.js';
 
 /** asm/rtas.h: rtas_token() of a service the firmware does not provide. */

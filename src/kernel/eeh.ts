@@ -9,6 +9,7 @@
  * the recovery thread (eeh_event.ts + eeh_driver.ts).
  */
 
+import { SleepLock } from '../sim/lock.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms, NS_PER_S } from '../sim/time.js';
@@ -102,6 +103,8 @@ export class EehCore {
   /** PHB PEs, indexed by PHB (domain) number. */
   readonly phbPes: EehPe[] = [];
   readonly events: EehEventQueue;
+  /** eeh_serialize_lock */
+  readonly serialize = new SleepLock();
   /** One record per recovery event handled, in order. */
   readonly recoveries: RecoveryRecord[] = [];
 
@@ -206,7 +209,7 @@ export class EehCore {
    */
   *devCheckFailure(edev: EehDev, countFfs = true): Task<number> {
     if (countFfs) this.stats.totalMmioFfs++;
-    let pe = edev.pe;
+    const pe = edev.pe;
     const dev = edev.name;
     if (!this.enabled || !pe) {
       this.stats.ignoredCheck++;
@@ -225,6 +228,13 @@ export class EehCore {
       this.emit('eeh.check_failure', { dev, pe: pe.label, rc: 0, why: 'passed_through' });
       return 0;
     }
+    // eeh_serialize_lock: from the isolated test to marking the PE isolated,
+    // so that several CPUs reading all 1s at once queue one event.
+    return yield* this.serialize.with(this.sim, this.checkPeLocked(edev, pe));
+  }
+
+  private *checkPeLocked(edev: EehDev, pe: EehPe): Task<number> {
+    const dev = edev.name;
     if (pe.isolated) {
       pe.checkCount++;
       this.emit('eeh.check_failure', { dev, pe: pe.label, rc: 1, why: 'already_isolated' });

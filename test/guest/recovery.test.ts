@@ -219,7 +219,7 @@ describe('concurrent detection', () => {
     expect(g.kernel.eeh.recoveries).toHaveLength(1);
     const whys = g.sim.trace.find('guest.eeh.check_failure').map((r) => r.fields.why);
     expect(whys).toEqual(['frozen', 'already_isolated']);
-    expect(g.kernel.eehSerialize.contended).toBe(1);
+    expect(g.kernel.eeh.serialize.contended).toBe(1);
   });
 });
 

@@ -61,6 +61,19 @@ describe('eeh_dev_check_failure', () => {
     expect(f.devPe.state & (EEH_PE_ISOLATED | EEH_PE_RECOVERING)).toBeTruthy();
   });
 
+  it('serializes concurrent checks: two readers of all 1s queue one event', () => {
+    const f = makeCore();
+    bindFull(f);
+    f.ops.freeze(f.devPe);
+    const a = f.sim.spawn('cpu0', f.core.devCheckFailure(f.edev));
+    const b = f.sim.spawn('cpu1', f.core.devCheckFailure(f.edev));
+    f.sim.run();
+    expect([a.result, b.result]).toEqual([1, 1]);
+    expect(f.core.serialize.contended).toBe(1);
+    expect(f.core.recoveries).toHaveLength(1);
+    expect(f.core.stats.slotResets).toBe(1);
+  });
+
   it('leaves a passed-through PE to its owner', () => {
     const f = makeCore();
     f.devPe.passDevCnt = 1;

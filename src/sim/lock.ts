@@ -1,12 +1,12 @@
 /**
- * A sleeping lock for guest kernel code that must not interleave across
+ * A sleeping lock for kernel code that must not interleave across
  * processes (vCPUs, the EEH thread): the model's stand-in for the
  * kernel's spinlocks around RTAS (rtas_lock) and EEH (eeh_serialize_lock).
  * MODEL: a waiter blocks instead of spinning, so it burns no virtual time.
  */
 
-import { type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
-import type { Sim } from '../sim/sim.js';
+import { type Task, WaitQueue, waitOn } from './scheduler.js';
+import type { Sim } from './sim.js';
 
 export class SleepLock {
   private locked = false;
