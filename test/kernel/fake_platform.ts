@@ -59,6 +59,7 @@ export class FakeOps implements EehOps {
 
   *getState(pe: EehPe) {
     this.calls.push(`get_state ${pe.label}`);
+    yield* sleep(430); // a firmware call takes time, so concurrent callers interleave
     const h = this.hwOf(pe);
     if (h.reset) return { state: EEH_STATE_RESET_ACTIVE, delayMs: 0 };
     let s = 0;
