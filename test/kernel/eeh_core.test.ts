@@ -54,7 +54,7 @@ describe('eeh_dev_check_failure', () => {
         return [a, b];
       })(),
     );
-    f.sim.run(1);
+    f.sim.run(100_000); // 100 us: detection done, recovery still in its reset
     expect(p.result).toEqual([1, 1]);
     expect(f.devPe.checkCount).toBe(1);
     expect(f.core.stats.slotResets).toBe(1);
