@@ -462,15 +462,14 @@ export class VfioPciDevice implements VfioArchDevice {
     if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
       const fds: number[] = [];
       for (let i = 0; i < count; i++) fds.push(data.getInt32(i * 4, true));
+      // vfio_msi_enable(vdev, start + count, msix) when not enabled yet; a
+      // failing vfio_msi_set_block() disables again, so check it first.
+      const nvec = is ? this.vectors.length : start + count;
+      if (nvec < 1 || start >= nvec || start + count > nvec) return -EINVAL;
       if (!is) {
-        // vfio_msi_enable(vdev, start + count, msix)
-        const nvec = start + count;
-        if (nvec < 1) return -EINVAL;
         this.irqType = type;
         this.vectors = new Array(nvec).fill(null);
       }
-      // vfio_msi_set_block()
-      if (start >= this.vectors.length || start + count > this.vectors.length) return -EINVAL;
       fds.forEach((fd, i) => {
         this.vectors[start + i] = fd >= 0 ? fd : null;
       });
