@@ -14,7 +14,7 @@ import {
   readCampaignFile,
 } from './jsonl.js';
 import { errorRecord, type RunRecord, type RunTask } from './record.js';
-import { applyVariant, runSeed, type VarySpec, varyText } from './vary.js';
+import { runSeed, type VarySpec, varyText } from './vary.js';
 
 export interface CampaignConfig {
   /** The scenario as named on the command line (for reproduce commands). */
@@ -55,18 +55,15 @@ export function reproduceCommand(c: CampaignConfig, seed: number): string {
   return `eehsim run ${c.ref}${vary ? ` --vary ${vary}` : ''} --seed ${seed}${runner}`;
 }
 
-/**
- * The task of run `index`, or a ready error record when its variant is not
- * a valid scenario (e.g. a fault time past run_for).
- */
-export function taskOf(c: CampaignConfig, index: number): RunTask | RunRecord {
-  const seed = runSeed(c.seed, index);
-  try {
-    const { scenario, values } = applyVariant(c.base, c.vary, seed);
-    return { index, seed, scenario, variant: values, runner: c.runner };
-  } catch (err) {
-    return errorRecord({ index, seed, variant: {} }, err);
-  }
+/** The task of run `index` (the worker derives its variant). */
+export function taskOf(c: CampaignConfig, index: number): RunTask {
+  return {
+    index,
+    seed: runSeed(c.seed, index),
+    base: c.base,
+    vary: varyText(c.vary),
+    runner: c.runner,
+  };
 }
 
 export interface CampaignRunOptions {
@@ -129,14 +126,10 @@ export async function runCampaign(
     const lane = async (): Promise<void> => {
       for (let i = nextIndex(); i !== undefined && !signal.aborted; i = nextIndex()) {
         const t = taskOf(c, i);
-        if (!('scenario' in t)) {
-          finish(t);
-          continue;
-        }
         try {
           finish(await executor.run(t));
         } catch (err) {
-          finish(errorRecord(t, err));
+          finish(errorRecord({ ...t, variant: {} }, err));
         }
       }
     };

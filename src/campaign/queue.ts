@@ -133,10 +133,6 @@ export async function runQueueCampaign(
     for (let i = 0; i < c.runs && !signal.aborted; i++) {
       if (done.has(i)) continue;
       const t = taskOf(c, i);
-      if (!('scenario' in t)) {
-        finish(t);
-        continue;
-      }
       jobs.push({
         name: 'run',
         data: { campaign: id, task: t },

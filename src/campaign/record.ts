@@ -6,14 +6,19 @@ import { checkExpectations } from '../scenario/expect.js';
 import type { RunResult } from '../scenario/result.js';
 import { loadRunner, type ScenarioRunner } from '../scenario/runner.js';
 import type { Scenario } from '../scenario/schema/index.js';
-import type { VaryValue } from './vary.js';
+import { applyVariant, parseVary, type VarySpec, type VaryValue } from './vary.js';
 
+/**
+ * One run as sent to a worker: the campaign's base scenario, its --vary
+ * specs and the run's seed. The worker derives the variant itself (so that
+ * work is spread over the workers too).
+ */
 export interface RunTask {
   index: number;
   seed: number;
-  /** The scenario of this run (variant applied, validated). */
-  scenario: Scenario;
-  variant: Record<string, VaryValue>;
+  base: Scenario;
+  /** The campaign's --vary text. */
+  vary: string;
   runner: string;
 }
 
@@ -42,8 +47,17 @@ export interface RunRecord {
   endNs?: number;
 }
 
+/** A run with its variant applied. */
+export interface VariantRun {
+  index: number;
+  seed: number;
+  scenario: Scenario;
+  variant: Record<string, VaryValue>;
+  runner: string;
+}
+
 /** Turns a run's result into its campaign record. */
-export function recordOf(task: RunTask, result: RunResult | undefined): RunRecord {
+export function recordOf(task: VariantRun, result: RunResult | undefined): RunRecord {
   const base = { index: task.index, seed: task.seed, variant: task.variant };
   if (!result) {
     return {
@@ -84,7 +98,7 @@ export function recordOf(task: RunTask, result: RunResult | undefined): RunRecor
 }
 
 export function errorRecord(
-  task: Pick<RunTask, 'index' | 'seed' | 'variant'>,
+  task: { index: number; seed: number; variant: Record<string, VaryValue> },
   err: unknown,
 ): RunRecord {
   const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -102,19 +116,33 @@ export function errorRecord(
   };
 }
 
-const cache = new Map<string, Promise<ScenarioRunner>>();
+const runnerCache = new Map<string, Promise<ScenarioRunner>>();
+const varyCache = new Map<string, VarySpec[]>();
 
-/** Runs one task with its runner (loaded once per thread); never throws. */
+/** Derives the variant of a task and runs it with its runner (loaded once per thread); never throws. */
 export async function executeTask(task: RunTask): Promise<RunRecord> {
+  let run: VariantRun;
   try {
-    let runner = cache.get(task.runner);
+    let specs = varyCache.get(task.vary);
+    if (!specs) {
+      specs = parseVary(task.vary);
+      varyCache.set(task.vary, specs);
+    }
+    const { scenario, values } = applyVariant(task.base, specs, task.seed);
+    run = { index: task.index, seed: task.seed, scenario, variant: values, runner: task.runner };
+  } catch (err) {
+    // e.g. a fault time drawn past run_for: an invalid variant, reported as an error run
+    return errorRecord({ index: task.index, seed: task.seed, variant: {} }, err);
+  }
+  try {
+    let runner = runnerCache.get(task.runner);
     if (!runner) {
       runner = loadRunner(task.runner).then((r) => r.run);
-      cache.set(task.runner, runner);
+      runnerCache.set(task.runner, runner);
     }
-    const out = await (await runner)(task.scenario, { trace: false });
-    return recordOf(task, out.result);
+    const out = await (await runner)(run.scenario, { trace: false });
+    return recordOf(run, out.result);
   } catch (err) {
-    return errorRecord(task, err);
+    return errorRecord(run, err);
   }
 }

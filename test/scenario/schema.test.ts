@@ -184,3 +184,27 @@ expect:
     expect(parseDesign('d')).toEqual({ mapping: 'd', notify: false });
   });
 });
+
+describe('README', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('shows scenarios/tour.yaml as the full example, and it validates', () => {
+    const block = /A full example, `scenarios\/tour\.yaml`:\n\n```yaml\n([\s\S]*?)```/.exec(readme);
+    expect(block?.[1]).toBe(readFileSync(`${SCENARIO_DIR}tour.yaml`, 'utf8'));
+    expect(loadScenario('tour').scenario.name).toBe('tour');
+  });
+  it('documents every command and exit code', () => {
+    for (const c of [
+      'run',
+      'list',
+      'schema',
+      'inspect',
+      'replay',
+      'campaign',
+      'worker',
+      'compare',
+    ]) {
+      expect(readme).toContain(`\`eehsim ${c}`);
+    }
+    for (const code of [0, 1, 2, 3, 130]) expect(readme).toMatch(new RegExp(`\\n\\| ${code} +\\| `));
+  });
+});
