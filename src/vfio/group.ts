@@ -67,16 +67,16 @@ export class VfioGroup {
     return this.backend.devices().some((d) => d.vfioBound);
   }
 
-  /** vfio_device_get_from_name(): a function bound to vfio-pci with that name. */
+  /**
+   * vfio_device_get_from_name(): the vfio_device of a function bound to
+   * vfio-pci with that name. MODEL: the object is made on first use and
+   * kept once opened (Linux registers it when vfio-pci binds).
+   */
   device(name: string): VfioPciDevice | undefined {
     const fn = this.backend.devices().find((d) => d.name === name && d.vfioBound);
     if (!fn) return undefined;
-    let dev = this.devices.get(name);
-    if (!dev || dev.fn !== fn) {
-      dev = new VfioPciDevice(this, fn);
-      this.devices.set(name, dev);
-    }
-    return dev;
+    const dev = this.devices.get(name);
+    return dev && dev.fn === fn ? dev : new VfioPciDevice(this, fn);
   }
 
   *ioctl(proc: HostProcess, request: number, arg: IoctlArg): Task<number> {
@@ -139,6 +139,7 @@ export class VfioGroup {
     // vfio_df_group_open(): the group needs a container with an IOMMU driver.
     if (!this.container?.iommu) return -EINVAL;
     if (!this.viable) return -EINVAL;
+    this.devices.set(name, dev);
     this.containerUsers++;
     this.fileRefs++;
     yield* dev.open();

@@ -80,12 +80,18 @@ describe('VFIO_EEH_PE_OP on one group', () => {
     const label = h.pes[0]!.label;
     h.ops.calls.length = 0;
     let t = h.sim.now;
+    // The platform holds the reset 250 ms, settles 1800 ms (plus the
+    // core's own small costs).
+    const within = (dt: number, hold: number) => {
+      expect(dt).toBeGreaterThanOrEqual(ms(hold));
+      expect(dt).toBeLessThan(ms(hold + 1));
+    };
     expect(u.ioctl(c, VFIO_EEH_PE_OP, peOp(VFIO_EEH_PE_RESET_HOT))).toBe(0);
-    expect(h.sim.now - t).toBe(ms(250));
+    within(h.sim.now - t, 250);
     expect(u.ioctl(c, VFIO_EEH_PE_OP, peOp(VFIO_EEH_PE_GET_STATE))).toBe(VFIO_EEH_PE_STATE_RESET);
     t = h.sim.now;
     expect(u.ioctl(c, VFIO_EEH_PE_OP, peOp(VFIO_EEH_PE_RESET_DEACTIVATE))).toBe(0);
-    expect(h.sim.now - t).toBe(ms(1800));
+    within(h.sim.now - t, 1800);
     // include_passed: the passed-through PE is thawed after the reset.
     expect(u.ioctl(c, VFIO_EEH_PE_OP, peOp(VFIO_EEH_PE_GET_STATE))).toBe(VFIO_EEH_PE_STATE_NORMAL);
     expect(u.ioctl(c, VFIO_EEH_PE_OP, peOp(VFIO_EEH_PE_RESET_FUNDAMENTAL))).toBe(0);
