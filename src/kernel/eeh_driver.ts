@@ -50,6 +50,16 @@ export interface RecoveryRecord {
 
 type Report = (edev: EehDev, pdev: PciDev, drv: PciDriver) => Task<PciErsResult>;
 
+/**
+ * eeh_edev_actionable(): the host acts on a device only if it is present,
+ * not failed for good, and its PE is not passed through (its user handles it).
+ */
+function edevActionable(edev: EehDev): boolean {
+  const pdev = edev.pdev;
+  if (!pdev || pdev.removed || pdev.errorState === 'perm_failure') return false;
+  return !edev.pe?.passed;
+}
+
 /** eeh_handle_event(): a PE event runs the normal recovery, none the special one. */
 export function* handleEvent(core: EehCore, pe: EehPe | undefined): Task<void> {
   if (pe) yield* handleNormalEvent(core, pe);
@@ -69,7 +79,7 @@ function* peReport(
 ): Task<PciErsResult> {
   for (const edev of root.devices()) {
     const pdev = edev.pdev;
-    if (!pdev || pdev.removed) continue;
+    if (!pdev || !edevActionable(edev)) continue;
     const drv = pdev.driver;
     if (!drv?.errHandler || edev.mode & EEH_DEV_NO_HANDLER) continue;
     const r = yield* fn(edev, pdev, drv);
@@ -114,7 +124,8 @@ const reportFailure: Report = function* (_edev, pdev, drv) {
 };
 
 function setChannelState(pe: EehPe, state: PciChannelState): void {
-  for (const edev of pe.devices()) if (edev.pdev) edev.pdev.errorState = state;
+  for (const edev of pe.devices())
+    if (edev.pdev && edevActionable(edev)) edev.pdev.errorState = state;
 }
 
 /** A driver that can be kept across a reset (eeh_rmv_device). */
@@ -140,7 +151,13 @@ function* resetDevice(
   for (const edev of pe.devices()) {
     const pdev = edev.pdev;
     if (!pdev || pdev.removed) continue;
-    if (driverEehAware && driverSurvivesReset(pdev.driver)) continue;
+    if (driverEehAware) {
+      // eeh_rmv_device(): passed-through devices and bridges stay; so do
+      // devices whose driver can recover. (Without an EEH-aware driver the
+      // whole bus goes: pci_hp_remove_devices.)
+      if (!edevActionable(edev) || pdev.isBridge) continue;
+      if (driverSurvivesReset(pdev.driver)) continue;
+    }
     yield* core.pci.hotRemove(pdev);
     removed.push(pdev);
   }
@@ -247,8 +264,10 @@ export function* handleNormalEvent(core: EehCore, pe: EehPe): Task<void> {
 /** The recover_failed path: log, tell the drivers, remove the devices for good. */
 function* permanentFailure(core: EehCore, pe: EehPe): Task<void> {
   yield* core.ops.getLog(pe, EEH_LOG_PERM);
-  setChannelState(pe, 'perm_failure');
+  // Tell the drivers first, then mark the channel dead (eeh_handle_normal_event
+  // recover_failed: eeh_pe_report, then eeh_set_channel_state).
   yield* peReport(core, 'error_detected(permanent)', pe, reportFailure, PCI_ERS_RESULT_NONE);
+  setChannelState(pe, 'perm_failure');
   core.stateMark(pe, EEH_PE_REMOVED);
   let n = 0;
   for (const edev of pe.devices()) {
@@ -275,8 +294,10 @@ export function* handleSpecialEvent(core: EehCore): Task<void> {
       case 'none':
         return;
       case 'frozen_pe':
-        // Passed-through PEs belong to their user; an isolated PE is already handled.
-        if (err.pe.passed || err.pe.isolated) continue;
+        // Passed-through PEs belong to their user. The platform may already
+        // have marked the PE isolated (pnv_eeh_next_error does, and reports
+        // an already-isolated PE as no error); marking again is harmless.
+        if (err.pe.passed) continue;
         core.markIsolated(err.pe);
         core.stats.slotResets++;
         core.emit('eeh.isolate', { pe: err.pe.label, cause: 'error_interrupt' });
@@ -284,7 +305,7 @@ export function* handleSpecialEvent(core: EehCore): Task<void> {
         continue;
       case 'fenced_phb': {
         const phbPe = core.phbPes[err.phb];
-        if (!phbPe || phbPe.isolated) continue;
+        if (!phbPe) continue;
         core.markIsolated(phbPe);
         core.emit('eeh.isolate', { pe: phbPe.label, cause: 'phb_fence' });
         yield* handleNormalEvent(core, phbPe);
