@@ -62,10 +62,17 @@ export function compareOwners(a: string, b: string): number {
 }
 
 const LAYER_INDEX = new Map<string, number>(LAYERS.map((l, i) => [l, i]));
+/** Event prefixes that are not layer names, placed with their layer: `fw.*` is
+ * the firmware, `eeh.*` the kernel EEH core (host or guest kernel). */
+const PREFIX_LAYER: Record<string, string> = { fw: 'firmware', eeh: 'host' };
+
+function layerIndex(prefix: string): number {
+  return LAYER_INDEX.get(PREFIX_LAYER[prefix] ?? prefix) ?? LAYERS.length;
+}
 
 function compareLayers(a: string, b: string): number {
-  const ia = LAYER_INDEX.get(a) ?? LAYERS.length;
-  const ib = LAYER_INDEX.get(b) ?? LAYERS.length;
+  const ia = layerIndex(a);
+  const ib = layerIndex(b);
   return ia !== ib ? ia - ib : a.localeCompare(b);
 }
 

@@ -22,6 +22,7 @@ import {
 } from '../../src/campaign/queue.js';
 import { summarize } from '../../src/campaign/summary.js';
 import { parseVary } from '../../src/campaign/vary.js';
+import { runCli } from '../../src/cli/program.js';
 import { loadScenario } from '../../src/scenario/builtin.js';
 
 let server: ChildProcess | undefined;
@@ -166,6 +167,46 @@ describe('campaign on a Redis queue (BullMQ)', () => {
     expect(summarize(second.records)).toEqual(
       summarize((await runCampaign(c, inProcessExecutor())).records),
     );
+  });
+
+  it('eehsim campaign --queue and eehsim worker (the commands)', async () => {
+    const io = () => {
+      const o = { out: '', err: '' };
+      return {
+        o,
+        io: {
+          out: (t: string) => {
+            o.out += t;
+          },
+          err: (t: string) => {
+            o.err += t;
+          },
+          progress: { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream,
+          signals: false,
+        },
+      };
+    };
+    const w = io();
+    const worker = runCli(['worker', '--queue', url, '--jobs', '1', '--idle-exit', '1s'], w.io);
+    const c = io();
+    const args = [
+      'campaign',
+      'default',
+      '--runs',
+      '30',
+      '--vary',
+      'fault.kind',
+      '--runner',
+      'synthetic',
+      '--json',
+    ];
+    const code = await runCli([...args, '--queue', url, '--seed', '5'], c.io);
+    expect(code).toBe(0);
+    expect(await worker).toBe(0);
+    expect(w.o.err).toContain('worker: ran 30 runs');
+    const l = io();
+    expect(await runCli([...args, '--serial', '--seed', '5'], l.io)).toBe(0);
+    expect(JSON.parse(c.o.out).summary).toEqual(JSON.parse(l.o.out).summary);
   });
 
   it('fails fast with a clear error when Redis is unreachable', async () => {

@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readCampaignFile } from '../../src/campaign/jsonl.js';
 import { runCli } from '../../src/cli/program.js';
 import { registerRunner } from '../../src/scenario/runner.js';
 import { validateChromeTrace } from '../../src/trace/validate.js';
@@ -322,4 +323,56 @@ describe('the eehsim process', () => {
     expect(bad.stderr).toContain('seed: -3 is negative');
     expect(run('run', join(dir, 'failing.yaml'), '--runner', 'synthetic').status).toBe(1);
   });
+});
+
+describe('Ctrl-C on a campaign', () => {
+  it('keeps the finished runs (exit 130) and --resume completes the campaign', async () => {
+    const out = join(dir, 'int.jsonl');
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'campaign',
+      'default',
+      '--vary',
+      'fault.at,driver',
+    ];
+    const common = ['--serial', '--runner', 'synthetic', '--out', out, '--no-progress'];
+    const child = spawn(process.execPath, [...args, '--runs', '1000000', ...common], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    // Wait until some runs are on disk, then interrupt.
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 50) break;
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(130);
+    expect(stderr).toContain('continue with the same command and --resume');
+    const kept = readCampaignFile(out).records;
+    expect(kept.length).toBeGreaterThan(49);
+    expect(kept.length).toBeLessThan(1_000_000);
+    // resume (the same campaign, here extended to kept + 20 runs) runs only the missing ones
+    const runs = kept.length + 20;
+    const r = spawnSync(
+      process.execPath,
+      [...args, '--runs', String(runs), ...common, '--resume', '--json'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`campaign: 20 runs in`);
+    expect(JSON.parse(r.stdout).summary.runs).toBe(runs);
+    expect(
+      readCampaignFile(out)
+        .records.map((x) => x.index)
+        .sort((a, b) => a - b),
+    ).toEqual([...Array(runs).keys()]);
+  }, 60_000);
 });

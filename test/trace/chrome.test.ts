@@ -65,6 +65,17 @@ describe('toChromeTrace', () => {
     expect(validateChromeTrace(t)).toEqual([]);
   });
 
+  it('orders tracks bottom to top, fw.* with the firmware', () => {
+    const t = toChromeTrace([
+      rec(0, 'i', 'guest.a'),
+      rec(0, 'i', 'vfio.b'),
+      rec(0, 'i', 'fw.c'),
+      rec(0, 'i', 'hw.d'),
+    ]);
+    const names = t.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args?.name);
+    expect(names).toEqual(['hw', 'fw', 'vfio', 'guest']);
+  });
+
   it('exports spans that do not nest on their track as async pairs', () => {
     const records = [
       rec(0, 'B', 'host.a'),
