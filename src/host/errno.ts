@@ -2,6 +2,7 @@
 export const EPERM = 1;
 export const ENOENT = 2;
 export const EIO = 5;
+export const ENXIO = 6;
 export const EBADF = 9;
 export const ENOMEM = 12;
 export const EFAULT = 14;
@@ -12,12 +13,14 @@ export const EINVAL = 22;
 export const ENOSPC = 28;
 export const ENOTTY = 25;
 export const ERANGE = 34;
+export const EOPNOTSUPP = 95;
 export const ENOTRECOVERABLE = 131;
 
 const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
   [ENOENT]: 'ENOENT',
   [EIO]: 'EIO',
+  [ENXIO]: 'ENXIO',
   [EBADF]: 'EBADF',
   [ENOMEM]: 'ENOMEM',
   [EFAULT]: 'EFAULT',
@@ -28,6 +31,7 @@ const NAMES: Record<number, string> = {
   [ENOSPC]: 'ENOSPC',
   [ENOTTY]: 'ENOTTY',
   [ERANGE]: 'ERANGE',
+  [EOPNOTSUPP]: 'EOPNOTSUPP',
   [ENOTRECOVERABLE]: 'ENOTRECOVERABLE',
 };
 
