@@ -3,8 +3,9 @@
  * summary, expectations and traces.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { applyVariant, parseVary } from '../campaign/vary.js';
-import { loadScenario } from '../scenario/builtin.js';
+import { loadScenario, resolveScenarioPath, SCENARIO_DIR } from '../scenario/builtin.js';
 import { checkExpectations, type Verdict } from '../scenario/expect.js';
 import { inspectScenario } from '../scenario/inspect.js';
 import { validateScenario } from '../scenario/load.js';
@@ -126,8 +127,13 @@ export function formatVerdicts(v: readonly Verdict[]): string {
   return lines.join('\n');
 }
 
-async function runWith(s: Scenario, runnerName: string | undefined, trace: boolean) {
-  const runner = await loadRunner(runnerName);
+async function runWith(
+  s: Scenario,
+  runnerName: string | undefined,
+  trace: boolean,
+  defaults?: readonly string[],
+) {
+  const runner = await loadRunner(runnerName, defaults);
   let out: RunOutput;
   try {
     out = await runner.run(s, { trace });
@@ -143,10 +149,15 @@ async function runWith(s: Scenario, runnerName: string | undefined, trace: boole
 
 export async function cmdRun(ref: string, o: RunCmdOptions, io: CliIo): Promise<number> {
   const s = scenarioFor(ref, o);
+  // The hardware demo ignores the scenario (it only takes the seed): it may
+  // stand in for the machine on the built-in default scenario only.
+  const file = resolveScenarioPath(ref);
+  const isDefault = file !== undefined && resolve(file) === resolve(SCENARIO_DIR, 'default.yaml');
+  const defaults = isDefault ? ['machine', 'hw-demo'] : ['machine'];
   const wantTrace = o.trace !== undefined || o.traceText !== undefined;
   let ran: { runner: string; out: RunOutput };
   try {
-    ran = await runWith(s, o.runner, wantTrace);
+    ran = await runWith(s, o.runner, wantTrace, defaults);
   } catch (err) {
     if (!(err instanceof RunnerUnavailable) || o.runner !== undefined) throw err;
     // MACHINE: until a model runner exists, show what would run.

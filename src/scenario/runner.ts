@@ -152,7 +152,7 @@ export async function loadRunner(
   }
   throw new RunnerUnavailable(
     name === undefined
-      ? 'no model runner is available yet: the end-to-end machine (src/machine/runner.ts) and the hardware demo (src/cli/hw_demo.ts) are not built'
+      ? `no model runner is available yet (tried: ${names.join(', ')}; the end-to-end machine is src/machine/runner.ts)`
       : `runner '${name}' is not available in this build`,
   );
 }

@@ -120,6 +120,13 @@ describe('eehsim run', () => {
     expect((await cli()).code).toBe(2);
   });
 
+  it('uses the hardware demo (which ignores the scenario) for the default scenario only', async () => {
+    const other = JSON.parse((await cli('run', 'two-guests', '--json')).out);
+    expect(other.runner).not.toBe('hw-demo');
+    const def = JSON.parse((await cli('run', 'default', '--json')).out);
+    expect(['machine', 'hw-demo']).toContain(def.runner);
+  });
+
   it('exits 3 when the runner throws (internal error), without a stack trace', async () => {
     registerRunner({
       name: 'test-throws',
