@@ -9,12 +9,14 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CampaignConfig, campaignId, runCampaign } from '../../src/campaign/campaign.js';
 import { inProcessExecutor } from '../../src/campaign/executor.js';
 import { readCampaignFile } from '../../src/campaign/jsonl.js';
 import {
+  QUEUE_NAME,
   QueueError,
   resultsKey,
   runQueueCampaign,
@@ -127,9 +129,20 @@ describe('campaign on a Redis queue (BullMQ)', () => {
         },
       }),
     );
+    let queued: Awaited<ReturnType<typeof runQueueCampaign>>;
     const out = join(mkdtempSync(join(tmpdir(), 'eehsim-q-')), 'q.jsonl');
-    const queued = await runQueueCampaign(config, url, { out });
-    stop.abort();
+    try {
+      // Both workers listen before the runs are queued (so both take part).
+      const q = new Queue(QUEUE_NAME, { connection: { url } });
+      for (let i = 0; i < 200 && (await q.getWorkersCount()) < 2; i++) {
+        await new Promise((res) => setTimeout(res, 25));
+      }
+      expect(await q.getWorkersCount()).toBe(2);
+      await q.close();
+      queued = await runQueueCampaign(config, url, { out });
+    } finally {
+      stop.abort(); // never leave workers behind for the next tests
+    }
     const counts = await Promise.all(workers);
     expect(counts).toEqual(ran);
     expect(counts[0]! + counts[1]!).toBe(50);
