@@ -205,6 +205,7 @@ describe('README', () => {
     ]) {
       expect(readme).toContain(`\`eehsim ${c}`);
     }
-    for (const code of [0, 1, 2, 3, 130]) expect(readme).toMatch(new RegExp(`\\n\\| ${code} +\\| `));
+    for (const code of [0, 1, 2, 3, 130])
+      expect(readme).toMatch(new RegExp(`\\n\\| ${code} +\\| `));
   });
 });
