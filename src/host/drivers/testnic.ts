@@ -8,9 +8,10 @@
  *   ID register, bring the link up, allocate a coherent DMA buffer;
  * - error_detected: stop I/O; `frozen` -> NEED_RESET, `perm_failure` ->
  *   DISCONNECT;
- * - slot_reset: the EEH core restored BARs; re-enable the function,
- *   re-check ID, re-initialise (link up) -> RECOVERED (DISCONNECT if the
- *   device does not answer);
+ * - slot_reset: pci_restore_state() (the config header saved at probe, as
+ *   e1000e / ixgbe do - the EEH core restored the BARs too, but while the
+ *   PE was still frozen), re-enable, re-check ID, re-initialise (link up)
+ *   -> RECOVERED (DISCONNECT if the device does not answer);
  * - resume: restart I/O (wakes workloads waiting for recovery).
  *
  * Register reads use the EEH accessor (readl -> eeh_check_failure on all
@@ -51,7 +52,12 @@ import {
 import type { PciDev, PciDriver, PciErrorHandlers } from '../../kernel/pci.js';
 import { sleep, type Task, WaitQueue, waitOn } from '../../sim/scheduler.js';
 import { ms, type Ns, us } from '../../sim/time.js';
-import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../../uapi/pci_regs.js';
+import {
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_STD_HEADER_SIZEOF,
+} from '../../uapi/pci_regs.js';
 import type { DmaBuffer, DriverHost } from '../driver_host.js';
 import { EIO, ENODEV, ENOMEM } from '../errno.js';
 import type { HostPciDev } from '../pci_dev.js';
@@ -67,6 +73,8 @@ export type TestnicDevState = 'up' | 'error' | 'failed' | 'removed';
 /** Per-device driver data (pci_get_drvdata). */
 export class TestnicDevice {
   state: TestnicDevState = 'up';
+  /** pci_save_state() at probe: the standard header, restored by slot_reset. */
+  savedConfig: number[] | undefined;
   /** Wakes I/O waiting for recovery (resume) or for the end of the device. */
   readonly changed = new WaitQueue();
   readonly counters = {
@@ -152,6 +160,26 @@ export class TestnicDriver implements PciDriver {
     );
   }
 
+  /** pci_save_state(): the standard header (first 64 bytes). */
+  private *saveState(d: TestnicDevice): Task<void> {
+    const saved: number[] = [];
+    for (let off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
+      saved.push(yield* this.host.configRead(d.pdev, off, 4));
+    }
+    d.savedConfig = saved;
+  }
+
+  /** pci_restore_state(): the saved header back, the command register last. */
+  private *restoreState(d: TestnicDevice): Task<void> {
+    const s = d.savedConfig;
+    if (!s) return;
+    for (let i = s.length - 1; i >= 0; i--) {
+      if (i * 4 === PCI_COMMAND) continue;
+      yield* this.host.configWrite(d.pdev, i * 4, 4, s[i] as number);
+    }
+    yield* this.host.configWrite(d.pdev, PCI_COMMAND, 2, (s[PCI_COMMAND / 4] as number) & 0xffff);
+  }
+
   /** Checks ID and brings the link up; false when the device does not answer. */
   private *init(d: TestnicDevice): Task<boolean> {
     const id = yield* this.host.readl(d.regs + TESTNIC_ID);
@@ -177,6 +205,7 @@ export class TestnicDriver implements PciDriver {
       this.emit(pdev, 'probe: no answer');
       return -EIO;
     }
+    yield* this.saveState(d);
     d.state = 'up';
     d.changed.wakeAll(this.host.sim.sched);
     this.emit(pdev, 'probe');
@@ -221,6 +250,7 @@ export class TestnicDriver implements PciDriver {
     const d = this.devices.get(pdev);
     if (!d) return PCI_ERS_RESULT_DISCONNECT;
     d.counters.slotResets++;
+    yield* this.restoreState(d);
     yield* this.enable(d.pdev);
     const ok = yield* this.init(d);
     this.emit(pdev, ok ? 'slot_reset' : 'slot_reset: no answer');
