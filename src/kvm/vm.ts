@@ -19,7 +19,13 @@ import type { Ns } from '../sim/time.js';
 import { H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
 import { type Buid, type Gpa, hpa } from '../uapi/ids.js';
 import { KVM_EXIT_PAPR_HCALL, kvm_run } from '../uapi/kvm.js';
-import { RTAS_ARGS_KVM_SIZE, RTAS_ARGS_MAX, rtasCallByToken } from '../uapi/rtas.js';
+import {
+  RTAS_ARGS_KVM_SIZE,
+  RTAS_ARGS_MAX,
+  RTAS_IBM_READ_PCI_CONFIG,
+  RTAS_IBM_WRITE_PCI_CONFIG,
+  rtasCallByToken,
+} from '../uapi/rtas.js';
 import type { GuestDeviceTree } from '../vmm/device_tree.js';
 import {
   BOOT_BLOB_HEADER,
@@ -172,7 +178,9 @@ export class VmStats {
     }
     const byRtas: Record<string, RtasTally> = {};
     for (const [tok, t] of [...this.byRtasToken].sort((a, b) => a[0] - b[0])) {
-      byRtas[rtasCallByToken(tok)?.name ?? `token-0x${tok.toString(16)}`] = { ...t };
+      const name =
+        rtasCallByToken(tok)?.name ?? EXTRA_RTAS_NAMES[tok] ?? `token-0x${tok.toString(16)}`;
+      byRtas[name] = { ...t };
     }
     return {
       hcalls: this.hcalls,
@@ -192,6 +200,11 @@ const HCALL_NAMES: Readonly<Record<number, string>> = {
   [H_PUT_TCE]: 'H_PUT_TCE',
 };
 export const hcallName = (nr: number): string => HCALL_NAMES[nr] ?? `hcall-0x${nr.toString(16)}`;
+/** Names of QEMU tokens rtasCallByToken() does not list (accounting labels only). */
+const EXTRA_RTAS_NAMES: Readonly<Record<number, string>> = {
+  [RTAS_IBM_READ_PCI_CONFIG]: 'ibm,read-pci-config',
+  [RTAS_IBM_WRITE_PCI_CONFIG]: 'ibm,write-pci-config',
+};
 
 /** A VFIO TCE table created with KVM_CREATE_SPAPR_TCE_64 (MODEL: no H_PUT_TCE, only the object). */
 export interface SpaprTceTable {

@@ -393,21 +393,27 @@ export class Vmm implements SpaprRtasMachine {
       (r) => r === 0,
     );
     phb.groupsInContainer = 1;
+    // vfio_get_iommu_type(): v2 first, then v1 (or only the one asked for).
     const want = this.opts.iommu ?? 'auto';
-    const v2ok =
-      want !== 'v1' &&
-      (yield* v.ioctl(containerFd, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_v2_IOMMU)) === 1;
-    const v1ok =
-      want !== 'v2' &&
-      !v2ok &&
-      (yield* v.ioctl(containerFd, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU)) === 1;
-    if (!v2ok && !v1ok) throw new SetupError(step('no sPAPR IOMMU'), -ENODEV);
-    const type = v2ok ? VFIO_SPAPR_TCE_v2_IOMMU : VFIO_SPAPR_TCE_IOMMU;
-    this.check(
-      step('VFIO_SET_IOMMU'),
-      yield* v.ioctl(containerFd, VFIO_SET_IOMMU, type),
-      (r) => r === 0,
-    );
+    let type: number | undefined;
+    for (const t of [VFIO_SPAPR_TCE_v2_IOMMU, VFIO_SPAPR_TCE_IOMMU]) {
+      if (want === 'v1' && t === VFIO_SPAPR_TCE_v2_IOMMU) continue;
+      if (want === 'v2' && t === VFIO_SPAPR_TCE_IOMMU) continue;
+      if ((yield* v.ioctl(containerFd, VFIO_CHECK_EXTENSION, t)) === 1) {
+        type = t;
+        break;
+      }
+    }
+    if (type === undefined) throw new SetupError(step('no sPAPR IOMMU'), -ENODEV);
+    // vfio_init_container(): "v2 is not supported if the host doesn't
+    // support DDW" - the sPAPR driver advertises both, so fall back to v1.
+    let rc = yield* v.ioctl(containerFd, VFIO_SET_IOMMU, type);
+    if (rc !== 0 && type === VFIO_SPAPR_TCE_v2_IOMMU && want === 'auto') {
+      type = VFIO_SPAPR_TCE_IOMMU;
+      rc = yield* v.ioctl(containerFd, VFIO_SET_IOMMU, type);
+    }
+    this.check(step('VFIO_SET_IOMMU'), rc, (r) => r === 0);
+    const v2ok = type === VFIO_SPAPR_TCE_v2_IOMMU;
     const mem = this.mem;
     if (v2ok) {
       // vfio_prereg_listener: all of guest RAM is preregistered.
