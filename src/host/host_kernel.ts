@@ -53,7 +53,7 @@ import {
   PCI_STD_HEADER_SIZEOF,
   PCI_VENDOR_ID,
 } from '../uapi/pci_regs.js';
-import type { BarInfo, HostPciFunction, IommuGroupBackend, VfioBackend } from '../vfio/backend.js';
+import type { BarInfo, HostPciFunction, VfioBackend } from '../vfio/backend.js';
 import { EehDebugfs } from './debugfs.js';
 import type { DmaBuffer, DriverHost } from './driver_host.js';
 import { TestnicDriver } from './drivers/testnic.js';
@@ -697,5 +697,3 @@ export class HostKernel implements PnvHost, DriverHost {
     };
   }
 }
-
-export type { IommuGroupBackend };

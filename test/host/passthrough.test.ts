@@ -97,6 +97,11 @@ describe('the parent-PE rule', () => {
     expect(seen.length).toBeGreaterThanOrEqual(20);
     expect(new Set(seen)).toEqual(new Set([EEH_PE_STATE_UNAVAIL]));
     // Once the host is done with the parent, the child's own state is reported.
+    // (The parent's recovery itself does not end well in this model: the
+    // secondary bus reset wipes the downstream ports, and the EEH core
+    // restores them while their PE is still frozen - as Linux does, relying
+    // on PHB3 passing config cycles to a frozen PE - which the hardware model
+    // drops. Not asserted here; see src/host/README.md.)
     expect(run(m, m.host.eeh.peGetState(childPe))).not.toBe(EEH_PE_STATE_UNAVAIL);
   });
 });
