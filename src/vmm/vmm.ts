@@ -29,7 +29,7 @@ import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
 import { H_FUNCTION, H_PARAMETER, H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
-import { type Gpa, hpa as toHpa, liobn as toLiobn } from '../uapi/ids.js';
+import { hpa as toHpa, liobn as toLiobn } from '../uapi/ids.js';
 import {
   KVM_API_VERSION,
   KVM_CAP_PPC_RTAS,
@@ -70,12 +70,7 @@ import {
 import type { GuestDeviceTree, GuestPhbNode } from './device_tree.js';
 import { type EehWiring, type EehWiringContext, QEMU_INTERCEPT } from './eeh_wiring.js';
 import { VmmGuestMemory } from './guest_memory.js';
-import {
-  barFlagBits,
-  type PassthroughDevice as Dev,
-  PassthroughDevice,
-  SpaprPhb,
-} from './spapr_pci.js';
+import { barFlagBits, PassthroughDevice, SpaprPhb } from './spapr_pci.js';
 import {
   type RtasCall,
   registerPciRtas,
@@ -448,6 +443,10 @@ export class Vmm implements SpaprRtasMachine {
     phb.eehExtension = (yield* v.ioctl(containerFd, VFIO_CHECK_EXTENSION, VFIO_EEH)) === 1;
     yield* this.kvmVfioAddGroup(groupFd);
     // The devices of the group (vfio_get_device, vfio_populate_device, BAR mmap + memory slots).
+    // Guest placement: QEMU gives a device without addr= the first free
+    // devfn from the root bus's devfn_min, PCI_DEVFN(0, 0) on a sPAPR PHB.
+    // MODEL: functions of one host slot share a guest slot (multifunction),
+    // slots in the order the host slots are listed.
     const hostSlots: string[] = [];
     for (const d of cfg.devices ?? []) {
       const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(d.host);
@@ -618,7 +617,7 @@ export class Vmm implements SpaprRtasMachine {
     return this.phbs.find((p) => p.buid === buid);
   }
 
-  findDevice(buid: bigint, configAddr: number): Dev | undefined {
+  findDevice(buid: bigint, configAddr: number): PassthroughDevice | undefined {
     return this.findPhb(buid)?.findDevice(configAddr);
   }
 
@@ -757,7 +756,4 @@ export class Vmm implements SpaprRtasMachine {
     // The notifier cannot fail the hypercall: errors are only logged.
     return H_SUCCESS;
   }
-
-  /** Guest-physical address of the device tree blob (the r3 of the boot protocol). */
-  static readonly FDT_GPA: Gpa = BOOT_FDT_GPA;
 }
