@@ -25,8 +25,6 @@ import {
   OPAL_DEASSERT_RESET,
   OPAL_EEH_ACTION_CLEAR_FREEZE_DMA,
   OPAL_EEH_ACTION_CLEAR_FREEZE_MMIO,
-  OPAL_EEH_ACTION_SET_FREEZE_DMA,
-  OPAL_EEH_ACTION_SET_FREEZE_MMIO,
   OPAL_EEH_NO_ERROR,
   OPAL_EEH_PE_DMA_ERROR,
   OPAL_EEH_PE_ERROR,
@@ -237,43 +235,59 @@ export class Opal {
 
   /** Clears MMIO (1), DMA (2) or both (3, MMIO first) freeze bits of one PE. */
   *pciEehFreezeClear(phbId: number, peNum: number, action: number): Task<OpalRc> {
-    yield* this.sim.charge('opal_call_null');
-    const phb = this.phbOf(phbId);
-    const pe = phb?.pe(peNum);
-    let rc: OpalRc = OPAL_PARAMETER;
-    if (phb && pe && (action === 1 || action === 2 || action === 3)) {
-      yield* this.sim.charge('phb_reg_read');
-      // cf. phb3_eeh_freeze_clear: refused on a broken or fenced PHB.
-      if (phb.dead || phb.fenced) rc = OPAL_HARDWARE;
-      else {
-        if (action & OPAL_EEH_ACTION_CLEAR_FREEZE_MMIO) phb.thaw(pe, true, false);
-        if (action & OPAL_EEH_ACTION_CLEAR_FREEZE_DMA) phb.thaw(pe, false, true);
-        rc = OPAL_SUCCESS;
-      }
-    }
-    this.sim.trace.emit('fw.freeze_clear', { phb: phbId, pe: peNum, action, rc: opalRcName(rc) });
-    return rc;
+    // cf. phb3_eeh_freeze_clear: refused on a broken or fenced PHB.
+    return yield* this.freezeAction(
+      'fw.freeze_clear',
+      phbId,
+      peNum,
+      action,
+      (phb) => phb.dead || phb.fenced,
+      (phb, pe, mmio, dma) => {
+        if (mmio) phb.thaw(pe, true, false);
+        if (dma) phb.thaw(pe, false, true);
+      },
+    );
   }
 
   /** Freezes MMIO (1), DMA (2) or both (3) of one PE by software request. */
   *pciEehFreezeSet(phbId: number, peNum: number, action: number): Task<OpalRc> {
+    return yield* this.freezeAction(
+      'fw.freeze_set',
+      phbId,
+      peNum,
+      action,
+      (phb) => phb.dead,
+      (phb, pe, mmio, dma) => phb.freezeSet(pe, mmio, dma),
+    );
+  }
+
+  /** Common checks of FREEZE_CLEAR / FREEZE_SET; action bits 1 = MMIO, 2 = DMA. */
+  private *freezeAction(
+    event: 'fw.freeze_clear' | 'fw.freeze_set',
+    phbId: number,
+    peNum: number,
+    action: number,
+    refused: (phb: Phb) => boolean,
+    apply: (phb: Phb, pe: Pe, mmio: boolean, dma: boolean) => void,
+  ): Task<OpalRc> {
     yield* this.sim.charge('opal_call_null');
     const phb = this.phbOf(phbId);
     const pe = phb?.pe(peNum);
     let rc: OpalRc = OPAL_PARAMETER;
     if (phb && pe && (action === 1 || action === 2 || action === 3)) {
       yield* this.sim.charge('phb_reg_read');
-      if (phb.dead) rc = OPAL_HARDWARE;
+      if (refused(phb)) rc = OPAL_HARDWARE;
       else {
-        phb.freezeSet(
+        apply(
+          phb,
           pe,
-          (action & OPAL_EEH_ACTION_SET_FREEZE_MMIO) !== 0,
-          (action & OPAL_EEH_ACTION_SET_FREEZE_DMA) !== 0,
+          (action & OPAL_EEH_ACTION_CLEAR_FREEZE_MMIO) !== 0,
+          (action & OPAL_EEH_ACTION_CLEAR_FREEZE_DMA) !== 0,
         );
         rc = OPAL_SUCCESS;
       }
     }
-    this.sim.trace.emit('fw.freeze_set', { phb: phbId, pe: peNum, action, rc: opalRcName(rc) });
+    this.sim.trace.emit(event, { phb: phbId, pe: peNum, action, rc: opalRcName(rc) });
     return rc;
   }
 
@@ -422,7 +436,8 @@ export class Opal {
     mask: bigint,
   ): Task<OpalRc> {
     yield* this.sim.charge('opal_call_null');
-    const rc = yield* this.errInject(phbId, peNum, type, func, addr, mask);
+    const req = { phbId, peNum, type, func, addr, mask };
+    const rc = yield* this.errInject(req);
     this.sim.trace.emit('fw.err_inject', {
       phb: phbId,
       pe: peNum,
@@ -435,27 +450,30 @@ export class Opal {
     return rc;
   }
 
-  private *errInject(
-    phbId: number,
-    peNum: number,
-    type: number,
-    func: number,
-    addr: bigint,
-    mask: bigint,
-  ): Task<OpalRc> {
-    const phb = this.phbOf(phbId);
+  private *errInject(r: {
+    phbId: number;
+    peNum: number;
+    type: number;
+    func: number;
+    addr: bigint;
+    mask: bigint;
+  }): Task<OpalRc> {
+    const phb = this.phbOf(r.phbId);
     // cf. core/pci-opal.c opal_pci_err_inject, then phb3_err_inject.
     if (!phb) return OPAL_PARAMETER;
-    if (type !== OPAL_ERR_INJECT_TYPE_IOA_BUS_ERR && type !== OPAL_ERR_INJECT_TYPE_IOA_BUS_ERR64) {
+    if (
+      r.type !== OPAL_ERR_INJECT_TYPE_IOA_BUS_ERR &&
+      r.type !== OPAL_ERR_INJECT_TYPE_IOA_BUS_ERR64
+    ) {
       return OPAL_PARAMETER;
     }
     if (phb.dead) return OPAL_HARDWARE;
-    const pe = phb.pe(peNum);
+    const pe = phb.pe(r.peNum);
     if (!pe || pe === phb.reserved) return OPAL_PARAMETER;
-    const info = injectFunc(func);
+    const info = injectFunc(r.func);
     if (!info) return OPAL_PARAMETER;
     yield* this.sim.charge('phb_reg_read');
-    const trap = buildTrap(phb, pe, func, info, addr, mask);
+    const trap = buildTrap(phb, pe, r.func, info, r.addr, r.mask);
     if (typeof trap === 'number') return trap;
     return phb.armTrap(trap) ? OPAL_SUCCESS : OPAL_UNSUPPORTED;
   }

@@ -53,6 +53,15 @@ export interface DmaPort {
   write(iova: number, src: Uint8Array): boolean;
 }
 
+/** A direct-mapped BAR: `words[i]` is the register at offset 4 * i, for the first `size` bytes. */
+export interface DirectRead {
+  readonly words: Uint32Array;
+  readonly size: number;
+}
+
+/** Direct mapping reads host-endian words: only on little-endian hosts (as PCI is). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** What the PHB provides to an attached function. */
 export interface FunctionHost {
   readonly dma: DmaPort;
@@ -98,6 +107,17 @@ export abstract class PciFunction {
   /** Functions on the secondary side (bridges only). */
   get below(): readonly PciFunction[] {
     return [];
+  }
+
+  /**
+   * Direct-mapped view of a BAR for the MMIO fast path (like a memory-backed
+   * MMIO region in QEMU): the device promises that, for the first `size`
+   * bytes, an aligned 32-bit load has no side effect and returns `words[i]`
+   * (it keeps those words up to date itself). Undefined (the default):
+   * every load goes through mmioRead.
+   */
+  directRead(_bar: number): DirectRead | undefined {
+    return undefined;
   }
 
   abstract mmioRead(bar: number, offset: number, size: AccessSize): number;

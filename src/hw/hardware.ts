@@ -8,6 +8,7 @@ import { type Bdf, formatBdf } from '../uapi/ids.js';
 import { type AccessSize, ALL_ONES } from './config_space.js';
 import type { PciFunction } from './device.js';
 import type { HostMemory } from './memory.js';
+import type { MmioFastPath } from './mmio_fast_path.js';
 import type { Phb } from './phb.js';
 
 /** `0000:00:01.0`: PCI domain (= PHB id) plus BDF, as Linux prints it. */
@@ -18,16 +19,29 @@ export function formatPciAddress(phb: number, bdf: Bdf): string {
 export class Hardware {
   /** MMIO outside every PHB window (MODEL: all 1s; real hardware machine-checks). */
   unclaimedMmio = 0;
-  private last: Phb;
+  declare readonly sim: Sim;
+  declare readonly memory: HostMemory;
+  declare readonly phbs: readonly Phb[];
+  declare private readonly names: ReadonlyMap<string, readonly PciFunction[]>;
+  /** The machine's direct-mapped MMIO fast path (shared by its PHBs). */
+  declare private readonly fast: MmioFastPath;
 
+  // Fields set here are `declare`d: see the note in mmio_fast_path.ts.
   constructor(
-    readonly sim: Sim,
-    readonly memory: HostMemory,
-    readonly phbs: readonly Phb[],
-    private readonly names: ReadonlyMap<string, readonly PciFunction[]>,
+    sim: Sim,
+    memory: HostMemory,
+    phbs: readonly Phb[],
+    names: ReadonlyMap<string, readonly PciFunction[]>,
   ) {
     if (phbs.length === 0) throw new RangeError('Hardware needs at least one PHB');
-    this.last = phbs[0] as Phb;
+    this.sim = sim;
+    this.memory = memory;
+    this.phbs = phbs;
+    this.names = names;
+    this.fast = (phbs[0] as Phb).fast;
+    if (phbs.some((p) => p.fast !== this.fast)) {
+      throw new RangeError('the PHBs of one machine must share one MmioFastPath');
+    }
   }
 
   phb(id: number): Phb | undefined {
@@ -41,26 +55,25 @@ export class Hardware {
 
   /** A CPU MMIO load at physical address `addr` (no cost: the caller charges mmio_read). */
   mmioRead(addr: number, size: AccessSize): number {
-    let p = this.last;
-    if (addr - p.window.base >= p.window.size || addr < p.window.base) {
-      const q = this.phbAt(addr);
-      if (!q) {
-        this.unclaimedMmio++;
-        return ALL_ONES[size];
-      }
-      this.last = p = q;
-    }
-    return p.mmioRead(addr, size);
+    // The fast path, written out (see mmio_fast_path.ts).
+    const f = this.fast;
+    const u = (addr - f.base) >>> 0;
+    if (size === 4 && u < f.size && addr < 0x1_0000_0000) return f.words[u >>> 2] as number;
+    return this.routeRead(addr, size);
+  }
+
+  private routeRead(addr: number, size: AccessSize): number {
+    const p = this.phbAt(addr);
+    if (p) return p.mmioRead(addr, size);
+    this.unclaimedMmio++;
+    return ALL_ONES[size];
   }
 
   /** A CPU MMIO store at physical address `addr`. */
   mmioWrite(addr: number, size: AccessSize, value: number): void {
     const p = this.phbAt(addr);
-    if (!p) {
-      this.unclaimedMmio++;
-      return;
-    }
-    p.mmioWrite(addr, size, value);
+    if (p) p.mmioWrite(addr, size, value);
+    else this.unclaimedMmio++;
   }
 
   /** The function with requester ID `address` (`0000:01:00.0`), by topology. */

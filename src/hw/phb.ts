@@ -26,6 +26,7 @@ import { type AccessSize, ALL_ONES, type ResetKind } from './config_space.js';
 import { type HwContext, PciBridge, type PciFunction } from './device.js';
 import { hex, type InjectionTrap, trapMatches } from './error_injection.js';
 import type { HostMemory } from './memory.js';
+import { MmioFastPath } from './mmio_fast_path.js';
 import { Pe, type PeKind } from './pe.js';
 import { PHB_MODELS, type PhbModel, type PhbModelInfo } from './phb_models.js';
 import { RangeTable } from './range_table.js';
@@ -44,13 +45,19 @@ export interface PhbErrorRecord extends DiagRecord {
 /** An error as a detector reports it (the log adds seq, time, PE). */
 export type DetectedError = Omit<DiagRecord, 'seq' | 't' | 'pe'>;
 
-/** A decoded BAR: MMIO in [base, base + size) goes to `fn`'s BAR `bar`, PE `pe`. */
+/**
+ * A decoded BAR: MMIO in [base, base + size) goes to `fn`'s BAR `bar`, PE
+ * `pe`.
+ */
 interface Route {
   readonly base: number;
   readonly size: number;
   readonly pe: Pe;
   readonly fn: PciFunction;
   readonly bar: number;
+  /** Direct-mapped registers (PciFunction.directRead) and how many bytes of them. */
+  readonly words: Uint32Array | undefined;
+  readonly direct: number;
 }
 
 /** A slice of the MMIO window mapped to a PE (M32 segment / M64 BAR). */
@@ -64,11 +71,11 @@ export interface MmioSegment {
 const LOG_KEEP = 64;
 
 export class Phb {
-  readonly info: PhbModelInfo;
+  declare readonly info: PhbModelInfo;
   /** Functions on the root bus (bus 0). */
   readonly rootFunctions: PciFunction[] = [];
   /** The PE unassigned requester IDs map to. */
-  readonly reserved: Pe;
+  declare readonly reserved: Pe;
   fenced = false;
   dead = false;
   /** Complete (PHB) reset asserted. */
@@ -76,16 +83,19 @@ export class Phb {
   totalErrors = 0;
   readonly stats = { unclaimedLoads: 0, unclaimedStores: 0 };
 
-  private readonly peTable: Pe[];
+  declare private readonly peTable: Pe[];
   /** RID -> PE number (the RTT). */
-  private readonly rtt: Uint16Array;
+  declare private readonly rtt: Uint16Array;
   private readonly functions: PciFunction[] = [];
   private readonly parents = new Map<PciFunction, PciBridge>();
   private readonly segments = new RangeTable<MmioSegment>();
   private readonly routes = new RangeTable<Route>();
-  private readonly noRoute: Route;
   /** Last route hit by an MMIO (the fast path). */
-  private hit: Route;
+  /** The last route used (size 0: none). */
+  declare private hit: Route;
+  declare private readonly noRoute: Route;
+  /** The direct-mapped fast path, shared by the PHBs of a machine and read by Hardware. */
+  declare readonly fast: MmioFastPath;
   private dirty = true;
   private readonly cfgCache = new Map<number, PciFunction | undefined>();
   private trap: InjectionTrap | undefined;
@@ -93,13 +103,26 @@ export class Phb {
   private errorSeq = 0;
   private readonly listeners: ((r: PhbErrorRecord) => void)[] = [];
 
+  declare readonly ctx: HwContext;
+  declare readonly id: PhbId;
+  declare readonly model: PhbModel;
+  declare readonly window: MmioWindow;
+  declare readonly memory: HostMemory;
+
+  // Fields set here are `declare`d: see the note in register_bank.ts.
   constructor(
-    readonly ctx: HwContext,
-    readonly id: PhbId,
-    readonly model: PhbModel,
-    readonly window: MmioWindow,
-    readonly memory: HostMemory,
+    ctx: HwContext,
+    id: PhbId,
+    model: PhbModel,
+    window: MmioWindow,
+    memory: HostMemory,
+    fast?: MmioFastPath,
   ) {
+    this.ctx = ctx;
+    this.id = id;
+    this.model = model;
+    this.window = window;
+    this.memory = memory;
     this.info = PHB_MODELS[model];
     this.peTable = Array.from(
       { length: this.info.maxPe },
@@ -107,7 +130,16 @@ export class Phb {
     );
     this.reserved = this.peTable[this.info.reservedPe] as Pe;
     this.rtt = new Uint16Array(0x1_0000).fill(this.info.reservedPe);
-    this.noRoute = { base: 0, size: 0, pe: this.reserved, fn: undefined as never, bar: -1 };
+    this.fast = fast ?? new MmioFastPath();
+    this.noRoute = {
+      base: 0,
+      size: 0,
+      pe: this.reserved,
+      fn: undefined as never,
+      bar: -1,
+      words: undefined,
+      direct: 0,
+    };
     this.hit = this.noRoute;
   }
 
@@ -208,34 +240,55 @@ export class Phb {
   /** Routing caches are stale (config space, reset or PE map changed). */
   invalidate(): void {
     this.dirty = true;
-    this.hit = this.noRoute;
+    this.unhit();
     this.cfgCache.clear();
   }
 
   // --- CPU side: MMIO ---
 
-  /** An MMIO load of 1, 2 or 4 bytes at bus address `addr`. */
+  /*
+   * Two caches in front of the route table: the shared direct-mapped fast
+   * path (mmio_fast_path.ts) for plain register loads, and `hit`, the last
+   * route used, for everything else. Both only ever hold a route whose PE
+   * runs while no injection is armed; any state change empties them.
+   */
+
+  /**
+   * An MMIO load of 1, 2 or 4 bytes at bus address `addr`, which must be a
+   * multiple of `size`: a POWER core takes an Alignment interrupt on an
+   * unaligned access to caching-inhibited storage, so an unaligned MMIO
+   * never reaches a PHB (MODEL: a caller that tries gets a RangeError from
+   * the slow path; the fast path does not check).
+   */
   mmioRead(addr: number, size: AccessSize): number {
+    // The fast path, written out (see mmio_fast_path.ts).
+    const f = this.fast;
+    const u = (addr - f.base) >>> 0;
+    if (size === 4 && u < f.size && addr < 0x1_0000_0000) return f.words[u >>> 2] as number;
     const r = this.hit;
     const off = addr - r.base;
-    if (off >= 0 && off + size <= r.size && !r.pe.mmioStop && this.trap === undefined) {
-      return r.fn.mmioRead(r.bar, off, size);
-    }
+    if (off >= 0 && off + size <= r.size) return r.fn.mmioRead(r.bar, off, size);
     return this.mmioSlow(addr, size, false, 0);
   }
 
-  /** An MMIO store (posted): dropped when the PE is stopped. */
+  /** An MMIO store (posted, naturally aligned): dropped when the PE is stopped. */
   mmioWrite(addr: number, size: AccessSize, value: number): void {
     const r = this.hit;
     const off = addr - r.base;
-    if (off >= 0 && off + size <= r.size && !r.pe.mmioStop && this.trap === undefined) {
-      r.fn.mmioWrite(r.bar, off, size, value);
-      return;
-    }
-    this.mmioSlow(addr, size, true, value);
+    if (off >= 0 && off + size <= r.size) r.fn.mmioWrite(r.bar, off, size, value);
+    else this.mmioSlow(addr, size, true, value);
+  }
+
+  /** Forgets the cached routes (after any state change that may stop them). */
+  private unhit(): void {
+    this.hit = this.noRoute;
+    this.fast.clear(this);
   }
 
   private mmioSlow(addr: number, size: AccessSize, store: boolean, value: number): number {
+    if (addr % size !== 0) {
+      throw new RangeError(`PHB${this.id}: unaligned ${size}-byte MMIO at ${hex(addr)}`);
+    }
     if (this.dirty) this.rebuild();
     const ones = ALL_ONES[size];
     const r = this.routes.find(addr, size);
@@ -267,7 +320,10 @@ export class Phb {
       });
       return this.stoppedAccess(pe, addr, size, store);
     }
-    this.hit = r;
+    if (this.trap === undefined) {
+      this.hit = r;
+      if (r.words) this.fast.set(this, r.base, r.direct, r.words);
+    }
     if (store) {
       r.fn.mmioWrite(r.bar, addr - r.base, size, value);
       return 0;
@@ -309,7 +365,16 @@ export class Phb {
           // MODEL: a BAR outside every mapped segment is attributed to its
           // function's PE (a real PHB would use the reserved PE and fail).
           const pe = this.segments.find(base, bar.size)?.pe ?? this.peOf(fn);
-          routes.push({ base, size: bar.size, pe, fn, bar: bar.index });
+          const d = fn.directRead(bar.index);
+          routes.push({
+            base,
+            size: bar.size,
+            pe,
+            fn,
+            bar: bar.index,
+            words: d?.words,
+            direct: d?.size ?? 0,
+          });
         }
       }
     };
@@ -462,7 +527,7 @@ export class Phb {
       pe.errorPending = false;
       pe.firstError = undefined;
     }
-    pe.update(this.stopped);
+    this.refresh(pe);
     if (m || d)
       this.ctx.sim.trace.emit('hw.pe.thaw', { phb: this.id, pe: pe.number, mmio: m, dma: d });
   }
@@ -483,7 +548,7 @@ export class Phb {
     if (mmio) p.mmioFrozen = true;
     if (dma) p.dmaFrozen = true;
     if (rec) p.firstError ??= rec;
-    p.update(this.stopped);
+    this.refresh(p);
     this.ctx.sim.trace.emit('hw.pe.freeze', {
       phb: this.id,
       pe: p.number,
@@ -550,12 +615,19 @@ export class Phb {
       pe.reset = undefined;
       for (const fn of pe.functions) fn.deassertReset();
     }
-    pe.update(this.stopped);
+    this.refresh(pe);
     this.ctx.sim.trace.emit('hw.pe.reset', { phb: this.id, pe: pe.number, kind, assert });
+  }
+
+  /** Recomputes a PE's stop flag; the fast path must look again. */
+  private refresh(pe: Pe): void {
+    pe.update(this.stopped);
+    this.unhit();
   }
 
   private updateAll(): void {
     for (const pe of this.peTable) pe.update(this.stopped);
+    this.unhit();
   }
 
   // --- Error injection ---
@@ -564,6 +636,7 @@ export class Phb {
   armTrap(t: InjectionTrap): boolean {
     if (!this.info.injects.includes(t.source)) return false;
     this.trap = t;
+    this.unhit();
     this.ctx.sim.trace.emit('hw.inject.armed', {
       phb: this.id,
       pe: t.pe.number,

@@ -32,6 +32,7 @@ import {
 } from './devices/index.js';
 import { formatPciAddress, Hardware } from './hardware.js';
 import { HostMemory } from './memory.js';
+import { MmioFastPath } from './mmio_fast_path.js';
 import type { Pe, PeKind } from './pe.js';
 import { Phb } from './phb.js';
 import { isPhbModel, PHB_MODEL_NAMES } from './phb_models.js';
@@ -132,6 +133,7 @@ export function buildHardware(sim: Sim, spec: TopologySpec): Hardware {
   const names = new Map<string, readonly PciFunction[]>();
   const builds: PhbBuild[] = [];
   const windows: { base: number; size: number; path: string }[] = [];
+  const fast = new MmioFastPath();
   spec.phbs.forEach((ps, i) => {
     const path = `phbs[${i}]`;
     if (!Number.isInteger(ps.id) || ps.id < 0 || ps.id > 0xffff) {
@@ -154,7 +156,7 @@ export function buildHardware(sim: Sim, spec: TopologySpec): Hardware {
     }
     if (!Array.isArray(ps.devices)) throw new TopologyError(`${path}.devices`, 'must be a list');
     const window = checkWindow(ps, i, path, windows);
-    const phb = new Phb({ sim }, phbId(ps.id), ps.model, window, memory);
+    const phb = new Phb({ sim }, phbId(ps.id), ps.model, window, memory, fast);
     const placed = new BusWalker(phb, ps.devices, `${path}.devices`, names).run();
     builds.push({ phb, spec: ps, path, placed });
   });

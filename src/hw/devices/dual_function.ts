@@ -16,7 +16,7 @@ import { type Bdf, bdfBus, bdfDev, bdf as makeBdf } from '../../uapi/ids.js';
 import { PCI_EXP_TYPE_ENDPOINT } from '../../uapi/pci_regs.js';
 import { type BarDef, defineType0Header } from '../config_layout.js';
 import { type AccessSize, ALL_ONES, type ResetKind } from '../config_space.js';
-import { type HwContext, PciFunction } from '../device.js';
+import { type DirectRead, HOST_LITTLE_ENDIAN, type HwContext, PciFunction } from '../device.js';
 import { RegisterBank } from '../register_bank.js';
 
 export const DUAL_VENDOR_ID = 0x1234;
@@ -32,11 +32,17 @@ const BARS: readonly BarDef[] = [{ index: 0, kind: 'mem32', size: DUAL_REGS_SIZE
 
 /** State both functions share. */
 class DualState {
-  mailbox = 0;
+  readonly functions: DualFunction[] = [];
+
+  /** The mailbox lives in both functions' register banks (kept equal). */
+  setMailbox(v: number): void {
+    for (const f of this.functions) f.regs.set(DUAL_MAILBOX, v);
+  }
 }
 
 export class DualFunction extends PciFunction {
-  readonly regs: RegisterBank;
+  // `declare`d, set in the constructor: see the note in register_bank.ts.
+  declare readonly regs: RegisterBank;
 
   constructor(
     ctx: HwContext,
@@ -71,12 +77,13 @@ export class DualFunction extends PciFunction {
         name: 'MAILBOX',
         offset: DUAL_MAILBOX,
         access: 'rw',
-        read: () => this.shared.mailbox,
-        write: (v) => {
-          this.shared.mailbox = v;
-        },
+        write: (v) => this.shared.setMailbox(v),
       },
     ]);
+  }
+
+  override directRead(bar: number): DirectRead | undefined {
+    return bar === 0 && HOST_LITTLE_ENDIAN ? this.regs.direct() : undefined;
   }
 
   mmioRead(bar: number, offset: number, size: AccessSize): number {
@@ -89,8 +96,10 @@ export class DualFunction extends PciFunction {
 
   protected resetState(_kind: ResetKind): void {
     this.regs.reset();
-    // The shared state belongs to the device; function 0's reset clears it.
-    if (this.fn === 0) this.shared.mailbox = 0;
+    // The shared state belongs to the device: function 0's reset clears it,
+    // function 1's reset keeps it.
+    if (this.fn === 0) this.shared.setMailbox(0);
+    else this.regs.set(DUAL_MAILBOX, this.shared.functions[0]?.regs.get(DUAL_MAILBOX) ?? 0);
   }
 }
 

@@ -22,6 +22,8 @@
  * The DMA engine moves bytes between the buffer and host memory through the
  * PHB (IOMMU); it takes dma_page per started 4 KiB page of virtual time and
  * completes through the scheduler, reporting in STATUS.
+ * Every register is plain storage the device keeps current, so both BARs
+ * are direct mapped for the MMIO fast path (PciFunction.directRead).
  * MODEL: no interrupts (drivers poll STATUS), no rings, one DMA at a time.
  */
 
@@ -31,7 +33,7 @@ import { formatBdf } from '../../uapi/ids.js';
 import { PCI_EXP_TYPE_ENDPOINT } from '../../uapi/pci_regs.js';
 import { type BarDef, defineType0Header } from '../config_layout.js';
 import { type AccessSize, ALL_ONES, type ResetKind } from '../config_space.js';
-import { type HwContext, PciFunction } from '../device.js';
+import { type DirectRead, HOST_LITTLE_ENDIAN, type HwContext, PciFunction } from '../device.js';
 import { RegisterBank } from '../register_bank.js';
 import '../trace_events.js';
 
@@ -65,17 +67,24 @@ export const TESTNIC_BUFFER_BAR = 2;
 export const TESTNIC_REGS_SIZE = 0x1000;
 export const TESTNIC_BUFFER_SIZE = 0x1_0000;
 
+const LINK_DOWN = 0xffff_ffff;
+
 const BARS: readonly BarDef[] = [
   { index: TESTNIC_REGS_BAR, kind: 'mem32', size: TESTNIC_REGS_SIZE },
   { index: TESTNIC_BUFFER_BAR, kind: 'mem64', size: TESTNIC_BUFFER_SIZE, prefetchable: true },
 ];
 
 export class TestNic extends PciFunction {
-  readonly regs: RegisterBank;
+  // `declare`d, set in the constructor: see the note in register_bank.ts.
+  declare readonly regs: RegisterBank;
   readonly buffer = new Uint8Array(TESTNIC_BUFFER_SIZE);
   private readonly bufferView = new DataView(this.buffer.buffer);
-  /** Whether a cable is plugged in (the link also needs CONTROL.ENABLE). */
-  cable = true;
+  /** The buffer BAR is plain memory: every word can be read directly. */
+  private readonly bufferDirect: DirectRead = {
+    words: new Uint32Array(this.buffer.buffer),
+    size: TESTNIC_BUFFER_SIZE,
+  };
+  private cablePlugged = true;
   private inflight: Timer | undefined;
 
   constructor(ctx: HwContext, bdf: Bdf) {
@@ -100,10 +109,15 @@ export class TestNic extends PciFunction {
     );
     this.regs = new RegisterBank(TESTNIC_REGS_SIZE, [
       { name: 'ID', offset: TESTNIC_ID, access: 'ro', reset: TESTNIC_ID_VALUE },
-      { name: 'CONTROL', offset: TESTNIC_CONTROL, access: 'rw' },
+      {
+        name: 'CONTROL',
+        offset: TESTNIC_CONTROL,
+        access: 'rw',
+        write: () => this.updateLink(),
+      },
       { name: 'STATUS', offset: TESTNIC_STATUS, access: 'w1c' },
       { name: 'SCRATCH', offset: TESTNIC_SCRATCH, access: 'rw' },
-      { name: 'LINK_STATUS', offset: TESTNIC_LINK_STATUS, access: 'ro', read: () => this.link() },
+      { name: 'LINK_STATUS', offset: TESTNIC_LINK_STATUS, access: 'ro', reset: LINK_DOWN },
       {
         name: 'DOORBELL',
         offset: TESTNIC_DOORBELL,
@@ -114,24 +128,43 @@ export class TestNic extends PciFunction {
       { name: 'DMA_IOVA_HI', offset: TESTNIC_DMA_IOVA_HI, access: 'rw' },
       { name: 'DMA_LEN', offset: TESTNIC_DMA_LEN, access: 'rw' },
       { name: 'DMA_DEV_OFF', offset: TESTNIC_DMA_DEV_OFF, access: 'rw' },
-      {
-        name: 'DMA_BUSY',
-        offset: TESTNIC_DMA_BUSY,
-        access: 'ro',
-        read: () => (this.inflight ? 1 : 0),
-      },
+      { name: 'DMA_BUSY', offset: TESTNIC_DMA_BUSY, access: 'ro' },
       { name: 'DMA_COUNT', offset: TESTNIC_DMA_COUNT, access: 'ro' },
       { name: 'DMA_ERRORS', offset: TESTNIC_DMA_ERRORS, access: 'ro' },
     ]);
   }
 
-  get linkUp(): boolean {
-    return this.cable && (this.regs.get(TESTNIC_CONTROL) & TESTNIC_CONTROL_ENABLE) !== 0;
+  /** Whether a cable is plugged in (the link also needs CONTROL.ENABLE). */
+  get cable(): boolean {
+    return this.cablePlugged;
   }
 
-  private link(): number {
-    // 8 GT/s (3) x8 when up; all 1s while down (legitimate data, not an error).
-    return this.linkUp ? TESTNIC_LINK_UP | (3 << 4) | (8 << 8) : 0xffff_ffff;
+  set cable(plugged: boolean) {
+    this.cablePlugged = plugged;
+    this.updateLink();
+  }
+
+  get linkUp(): boolean {
+    return this.cablePlugged && (this.regs.get(TESTNIC_CONTROL) & TESTNIC_CONTROL_ENABLE) !== 0;
+  }
+
+  /**
+   * Registers are plain storage the device keeps current (so BAR0 can be
+   * direct mapped): LINK_STATUS follows CONTROL and the cable. 8 GT/s x8
+   * when up; all 1s while down (legitimate data, not an error).
+   */
+  private updateLink(): void {
+    this.regs.set(
+      TESTNIC_LINK_STATUS,
+      this.linkUp ? TESTNIC_LINK_UP | (3 << 4) | (8 << 8) : LINK_DOWN,
+    );
+  }
+
+  override directRead(bar: number): DirectRead | undefined {
+    if (!HOST_LITTLE_ENDIAN) return undefined;
+    if (bar === TESTNIC_REGS_BAR) return this.regs.direct();
+    if (bar === TESTNIC_BUFFER_BAR) return this.bufferDirect;
+    return undefined;
   }
 
   mmioRead(bar: number, offset: number, size: AccessSize): number {
@@ -175,8 +208,10 @@ export class TestNic extends PciFunction {
     }
     const pages = Math.ceil(((iova % 4096) + len) / 4096);
     const sim = this.ctx.sim;
+    r.set(TESTNIC_DMA_BUSY, 1);
     this.inflight = sim.sched.after(sim.costs.ns('dma_page') * pages, () => {
       this.inflight = undefined;
+      r.set(TESTNIC_DMA_BUSY, 0);
       const part = this.buffer.subarray(off, off + len);
       // to device: the device reads host memory; from device: it writes it.
       const ok = toDevice ? this.host.dma.read(iova, part) : this.host.dma.write(iova, part);
@@ -207,6 +242,7 @@ export class TestNic extends PciFunction {
     this.inflight = undefined;
     this.regs.reset();
     this.buffer.fill(0);
+    this.updateLink();
   }
 }
 
