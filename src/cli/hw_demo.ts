@@ -96,7 +96,12 @@ const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Runs the demo; same seed, same summary and result (and same trace). */
 export function runHwDemo(opts: { seed?: number } = {}): { summary: string; result: HwDemoResult } {
-  const seed = opts.seed ?? 1;
+  const { summary, result } = runHwDemoSim(opts.seed ?? 1);
+  return { summary, result };
+}
+
+/** The demo with its Sim (trace, accounting) for tests and tools. */
+export function runHwDemoSim(seed: number): { sim: Sim; summary: string; result: HwDemoResult } {
   const sim = new Sim({ seed });
   const hw = buildHardware(sim, HW_DEMO_TOPOLOGY);
   assignResources(hw);
@@ -105,7 +110,7 @@ export function runHwDemo(opts: { seed?: number } = {}): { summary: string; resu
   sim.run();
   if (!proc.done || proc.result === undefined) throw new Error('hw demo did not finish');
   const result = proc.result;
-  return { summary: summarize(result), result };
+  return { sim, summary: summarize(result), result };
 }
 
 function* demo(sim: Sim, hw: Hardware, opal: Opal, seed: number): Task<HwDemoResult> {

@@ -106,5 +106,8 @@ export class DualFunction extends PciFunction {
 /** Both functions of one dual_function device at `at` (which must be function 0). */
 export function createDualFunction(ctx: HwContext, at: Bdf): DualFunction[] {
   const shared = new DualState();
-  return [0, 1].map((fn) => new DualFunction(ctx, makeBdf(bdfBus(at), bdfDev(at), fn), fn, shared));
+  for (const fn of [0, 1]) {
+    shared.functions.push(new DualFunction(ctx, makeBdf(bdfBus(at), bdfDev(at), fn), fn, shared));
+  }
+  return shared.functions;
 }
