@@ -3,7 +3,7 @@
  * every load returns all 1s of its size, and blocked DMA never writes memory.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import type { AccessSize } from '../../src/hw/config_space.js';
 import {
   TESTNIC_BUFFER_BAR,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PciBridge } from '../../src/hw/device.js';
-import { TESTNIC_ID, TESTNIC_ID_VALUE, TESTNIC_SCRATCH } from '../../src/hw/devices/testnic.js';
+import {
+  TESTNIC_ID,
+  TESTNIC_ID_VALUE,
+  TESTNIC_SCRATCH,
+  type TestNic,
+} from '../../src/hw/devices/testnic.js';
 import { buildHardware } from '../../src/hw/topology.js';
 import { Sim } from '../../src/sim/sim.js';
 import { bdf } from '../../src/uapi/ids.js';
@@ -80,7 +85,7 @@ describe('pcie_switch', () => {
 
   it('secondary bus reset resets everything below the port, not the port itself', () => {
     const { hw, phb, sim } = machine();
-    const nic1 = hw.named('nic1')[0];
+    const nic1 = hw.named('nic1')[0] as TestNic;
     const [, d0] = hw.named('sw');
     if (!nic1 || !d0) throw new Error('missing');
     hw.mmioWrite(bar(nic1, 0) + TESTNIC_SCRATCH, 4, 77);
