@@ -5,7 +5,8 @@
  *
  * Freeze semantics (cf. shared/reference/eeh-facts.md sections 1 and 7):
  * while a PE is MMIO-frozen its MMIO and config loads return all 1s of the
- * access size and its stores are dropped (counted); while it is DMA-frozen
+ * access size and its MMIO stores are dropped (counted; config writes still
+ * reach the device, see configWrite); while it is DMA-frozen
  * its DMA is refused and never touches memory. MMIO and DMA freeze are
  * separate bits (PESTA / PESTB). A hardware-detected error (TCE miss, TCE
  * permission, DMA outside the window, MMIO nobody claims, an injected
@@ -428,17 +429,21 @@ export class Phb {
     return fn.responding ? fn.configRead(offset, size) : ALL_ONES[size];
   }
 
-  /** A config write cycle; dropped when nobody answers or the PE is stopped. */
+  /**
+   * A config write cycle; dropped when nobody answers (or the PHB is fenced).
+   * MODEL: a config write reaches the device of a frozen PE. Linux restores
+   * a reset PE's config space *before* thawing it (eeh_pe_reenable_devices()
+   * in arch/powerpc/kernel/eeh.c: eeh_pe_restore_bars() then
+   * eeh_unfreeze_pe()), which only works because the PHB's config cycles are
+   * not subject to the PE's MMIO freeze; config *reads* of a frozen PE still
+   * return all 1s (eeh-facts section 7), which is what EEH detection uses.
+   */
   configWrite(bdf: number, offset: number, size: AccessSize, value: number): void {
     const fn = this.stopped ? undefined : this.findFunction(bdf);
     if (!fn) return;
     const pe = this.peOf(fn);
     const t = this.trap;
     if (t && trapMatches(t, 'config', 'store', pe, bdf)) this.fireTrap(t, bdf, fn.bdf);
-    if (pe.mmioStop) {
-      pe.stats.droppedStores++;
-      return;
-    }
     if (fn.responding) fn.configWrite(offset, size, value);
   }
 

@@ -70,7 +70,7 @@ describe('PHB MMIO routing', () => {
 });
 
 describe('frozen PE', () => {
-  it('returns all 1s of the access size for MMIO and config loads, drops stores', () => {
+  it('returns all 1s of the access size for MMIO and config loads, drops MMIO stores', () => {
     const { hw, phb, pe, nic, regs } = setup();
     hw.mmioWrite(regs + TESTNIC_SCRATCH, 4, 0x1111);
     expect(hw.mmioRead(regs + TESTNIC_SCRATCH, 4)).toBe(0x1111); // fills the fast path
@@ -80,10 +80,11 @@ describe('frozen PE', () => {
     expect(hw.mmioRead(regs + TESTNIC_SCRATCH, 1)).toBe(0xff);
     expect(phb.configRead(nic.bdf, PCI_VENDOR_ID, 2)).toBe(0xffff);
     hw.mmioWrite(regs + TESTNIC_SCRATCH, 4, 0x2222);
-    phb.configWrite(nic.bdf, PCI_COMMAND, 2, 0);
     expect(nic.regs.get(TESTNIC_SCRATCH)).toBe(0x1111);
-    expect(nic.config.read(PCI_COMMAND, 2)).not.toBe(0);
-    expect(pe.stats).toMatchObject({ allOnesLoads: 4, droppedStores: 2, freezes: 1 });
+    expect(pe.stats).toMatchObject({ allOnesLoads: 4, droppedStores: 1, freezes: 1 });
+    // Config writes still reach the device (Linux restores config before thawing).
+    phb.configWrite(nic.bdf, PCI_COMMAND, 2, 0);
+    expect(nic.config.read(PCI_COMMAND, 2)).toBe(0);
     // Other PEs are not affected.
     const nic1 = hw.named('nic1')[0];
     expect(hw.mmioRead(bar(nic1 as typeof nic, 0) + TESTNIC_ID, 4)).toBe(TESTNIC_ID_VALUE);
