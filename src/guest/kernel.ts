@@ -24,14 +24,13 @@ import {
 } from '../kernel/eeh_consts.js';
 import { EehDev, type EehPe } from '../kernel/eeh_dev.js';
 import type { RecoveryRecord } from '../kernel/eeh_driver.js';
-import { type MmioOps, type PciConfigOps, PciDev, type PciDriver } from '../kernel/pci.js';
+import { type MmioOps, PciDev, type PciDriver } from '../kernel/pci.js';
 import { PciSubsystem } from '../kernel/pci_core.js';
 import type { GuestPlatform } from '../kvm/guest_platform.js';
 import { type Process, type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { H_PUT_TCE, H_SUCCESS } from '../uapi/hcall.js';
 import { type Bdf, type Buid, formatBdf, type Gpa, type PeNumber } from '../uapi/ids.js';
-import { PCI_COMMAND, PCI_STD_HEADER_SIZEOF } from '../uapi/pci_regs.js';
 import type { GuestDmaWindow, GuestPciNode, GuestPhbNode } from '../vmm/device_tree.js';
 import { PseriesEehOps, type PseriesStats } from './eeh_pseries.js';
 import {
@@ -145,19 +144,17 @@ export class GuestIommu {
 }
 
 /**
- * The PCI subsystem of the guest. Config space is reached per device over
- * RTAS (domain-aware, unlike the bdf-only PciConfigOps of the shared core),
- * and binding honours driver_override.
+ * The PCI subsystem of the guest: config space is reached per device over
+ * RTAS, and binding honours driver_override.
  */
 export class GuestPciSubsystem extends PciSubsystem {
   readonly driverOverride = new Map<PciDev, string>();
 
   constructor(
-    config: PciConfigOps,
     mmio: MmioOps,
     private readonly kernel: GuestKernel,
   ) {
-    super(config, mmio);
+    super(mmio);
   }
 
   /** device_attach() with driver_override (drivers/pci/pci-driver.c pci_match_device). */
@@ -180,34 +177,6 @@ export class GuestPciSubsystem extends PciSubsystem {
       detail: `rc=${rc}`,
     });
     return rc;
-  }
-
-  /** eeh_save_bars(): the standard header through eeh_ops->read_config. */
-  override *saveState(pdev: PciDev): Task<void> {
-    const edev = pdev.edev;
-    if (!edev) return;
-    const saved: number[] = [];
-    for (let off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
-      saved.push(yield* this.kernel.ops.readConfig(edev, off, 4));
-    }
-    pdev.saved = saved;
-  }
-
-  /**
-   * eeh_restore_device_bars() (pseries has no restore_config): the saved
-   * header back through eeh_ops->write_config, the command register last.
-   */
-  override *restoreState(pdev: PciDev): Task<void> {
-    const edev = pdev.edev;
-    const saved = pdev.saved;
-    if (!edev || !saved) return;
-    for (let i = saved.length - 1; i >= 0; i--) {
-      const off = i * 4;
-      if (off === PCI_COMMAND) continue;
-      yield* this.kernel.ops.writeConfig(edev, off, 4, saved[i] as number);
-    }
-    const cmd = (saved[PCI_COMMAND / 4] as number) & 0xffff;
-    yield* this.kernel.ops.writeConfig(edev, PCI_COMMAND, 2, cmd);
   }
 }
 
@@ -255,11 +224,7 @@ export class GuestKernel {
       read: (addr, size) => this.mmioLoad(addr, size),
       write: (addr, size, value) => this.mmioStore(addr, size, value),
     };
-    const config: PciConfigOps = {
-      read: (bdf, where, size) => this.configReadBdf(bdf, where, size),
-      write: (bdf, where, size, value) => this.configWriteBdf(bdf, where, size, value),
-    };
-    this.pci = new GuestPciSubsystem(config, mmio, this);
+    this.pci = new GuestPciSubsystem(mmio, this);
     const core: { side: 'guest'; maxFreezes?: number } = { side: 'guest' };
     if (opts.maxFreezes !== undefined) core.maxFreezes = opts.maxFreezes;
     this.eeh = new EehCore(sim, this.ops, this.pci, core);
@@ -358,7 +323,7 @@ export class GuestKernel {
             rc: Math.min(addr, 0),
           });
         }
-        yield* this.pci.saveState(pdev);
+        yield* this.eeh.saveBars(edev);
       }
     }
     this.eeh.enabled = init.ok && anyPe;
@@ -509,21 +474,6 @@ export class GuestKernel {
     const edev = pdev.edev;
     if (!edev) return 0x86;
     return yield* this.ops.dnWriteConfig(edev, where, size, value);
-  }
-
-  /**
-   * The bdf-only accessors of the shared core (PciConfigOps has no domain).
-   * MODEL: the first device with that bdf; the guest's own paths (save /
-   * restore, drivers) go per device and are exact with several PHBs.
-   */
-  private *configReadBdf(bdf: Bdf, where: number, size: 1 | 2 | 4): Task<number> {
-    const d = this.devices.find((x) => x.pdev.bdf === bdf);
-    return d ? yield* this.pciReadConfig(d.pdev, where, size) : allOnes(size);
-  }
-
-  private *configWriteBdf(bdf: Bdf, where: number, size: 1 | 2 | 4, value: number): Task<void> {
-    const d = this.devices.find((x) => x.pdev.bdf === bdf);
-    if (d) yield* this.pciWriteConfig(d.pdev, where, size, value);
   }
 
   // ---- DMA ----------------------------------------------------------------

@@ -31,25 +31,19 @@ import {
   EEH_PE_DEVICE,
 } from '../kernel/eeh_consts.js';
 import { EehDev, type EehPe } from '../kernel/eeh_dev.js';
-import type { MmioOps, PciConfigOps, PciDev } from '../kernel/pci.js';
+import type { MmioOps, PciDev } from '../kernel/pci.js';
 import { PciSubsystem } from '../kernel/pci_core.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms } from '../sim/time.js';
 import { type Bdf, type Hpa, hpa, type PeNumber } from '../uapi/ids.js';
 import {
-  PCI_CACHE_LINE_SIZE,
   PCI_COMMAND,
   PCI_COMMAND_INTX_DISABLE,
-  PCI_COMMAND_MASTER,
-  PCI_COMMAND_MEMORY,
-  PCI_COMMAND_PARITY,
-  PCI_COMMAND_SERR,
   PCI_EXP_DEVCTL,
   PCI_EXP_DEVCTL_BCR_FLR,
   PCI_EXP_TYPE_DOWNSTREAM,
   PCI_EXP_TYPE_ROOT_PORT,
-  PCI_LATENCY_TIMER,
   PCI_STD_HEADER_SIZEOF,
   PCI_VENDOR_ID,
 } from '../uapi/pci_regs.js';
@@ -99,17 +93,14 @@ export interface HostBootReport {
 
 /**
  * The PCI subsystem of the host: binding honours driver_override
- * (drivers/pci/pci-driver.c pci_match_device), and the config state EEH
- * saves and restores goes through eeh_ops->read_config / write_config
- * (eeh_save_bars, eeh_restore_one_device_bars in arch/powerpc/kernel/eeh.c).
+ * (drivers/pci/pci-driver.c pci_match_device).
  */
 export class HostPciSubsystem extends PciSubsystem {
   constructor(
-    config: PciConfigOps,
     mmio: MmioOps,
     private readonly kernel: HostKernel,
   ) {
-    super(config, mmio);
+    super(mmio);
   }
 
   override *bind(pdev: PciDev): Task<number> {
@@ -126,52 +117,6 @@ export class HostPciSubsystem extends PciSubsystem {
     else p.lastDriver = drv.name;
     this.kernel.sim.trace.emit('host.pci.bind', { dev: p.name, driver: drv.name, rc });
     return rc;
-  }
-
-  /** eeh_save_bars(): the standard header, through eeh_ops->read_config. */
-  override *saveState(pdev: PciDev): Task<void> {
-    const edev = pdev.edev;
-    if (!edev) return;
-    const saved: number[] = [];
-    for (let off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
-      saved.push(yield* this.kernel.ops.readConfig(edev, off, 4));
-    }
-    pdev.saved = saved;
-  }
-
-  /**
-   * eeh_restore_one_device_bars(): a bridge gets its BARs, bus numbers,
-   * windows, ROM, cache line / latency, interrupt line and command register
-   * (plus memory + master) back; a device its BARs, ROM, cache line /
-   * latency, interrupt line, and only the PERR / SERR bits of its command
-   * register - the driver re-enables the device (slot_reset).
-   */
-  override *restoreState(pdev: PciDev): Task<void> {
-    const edev = pdev.edev;
-    const s = pdev.saved;
-    if (!edev || !s) return;
-    const ops = this.kernel.ops;
-    const w = (off: number, size: CfgSize, v: number) => ops.writeConfig(edev, off, size, v);
-    const byte = (off: number): number => ((s[off >> 2] as number) >>> (8 * (off & 3))) & 0xff;
-    if (edev.mode & EEH_DEV_BRIDGE) {
-      for (let i = 4; i < 12; i++) yield* w(i * 4, 4, s[i] as number);
-      yield* w(14 * 4, 4, s[14] as number);
-      yield* w(PCI_CACHE_LINE_SIZE, 1, byte(PCI_CACHE_LINE_SIZE));
-      yield* w(PCI_LATENCY_TIMER, 1, byte(PCI_LATENCY_TIMER));
-      yield* w(15 * 4, 4, s[15] as number);
-      yield* w(PCI_COMMAND, 4, ((s[1] as number) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER) >>> 0);
-      return;
-    }
-    for (let i = 4; i < 10; i++) yield* w(i * 4, 4, s[i] as number);
-    yield* w(12 * 4, 4, s[12] as number);
-    yield* w(PCI_CACHE_LINE_SIZE, 1, byte(PCI_CACHE_LINE_SIZE));
-    yield* w(PCI_LATENCY_TIMER, 1, byte(PCI_LATENCY_TIMER));
-    yield* w(15 * 4, 4, s[15] as number);
-    let cmd = yield* ops.readConfig(edev, PCI_COMMAND, 4);
-    const saved = s[1] as number;
-    cmd = saved & PCI_COMMAND_PARITY ? cmd | PCI_COMMAND_PARITY : cmd & ~PCI_COMMAND_PARITY;
-    cmd = saved & PCI_COMMAND_SERR ? cmd | PCI_COMMAND_SERR : cmd & ~PCI_COMMAND_SERR;
-    yield* w(PCI_COMMAND, 4, cmd >>> 0);
   }
 }
 
@@ -221,18 +166,11 @@ export class HostKernel implements PnvHost, DriverHost {
   ) {
     this.syscalls = new Syscalls(sim, hw.memory);
     this.ops = new PnvEehOps(this);
-    // MODEL: the generic PciConfigOps of the shared core carries no PCI
-    // domain; the host reaches config space per device (pciReadConfig),
-    // and EEH save / restore is overridden in HostPciSubsystem.
-    const busConfig: PciConfigOps = {
-      read: (bdf, where, size) => this.cfgRead(0, bdf, where, size),
-      write: (bdf, where, size, value) => this.cfgWrite(0, bdf, where, size, value),
-    };
     const mmio: MmioOps = {
       read: (addr, size) => this.mmioRead(addr, size),
       write: (addr, size, value) => this.mmioWrite(addr, size, value),
     };
-    this.pci = new HostPciSubsystem(busConfig, mmio, this);
+    this.pci = new HostPciSubsystem(mmio, this);
     this.eeh = new EehCore(sim, this.ops, this.pci, {
       side: 'host',
       maxFreezes: config.maxFreezes,
@@ -554,7 +492,7 @@ export class HostKernel implements PnvHost, DriverHost {
     }
     for (const pdev of this.devices) this.pci.addDevice(pdev);
     // eeh_add_device_late() -> eeh_save_bars(), after resources are assigned.
-    for (const pdev of this.devices) yield* this.pci.saveState(pdev);
+    for (const pdev of this.devices) if (pdev.edev) yield* this.eeh.saveBars(pdev.edev);
     this.setupIommuGroups();
     this.applyDriverOverrides();
     this.pci.registerDriver(this.testnic);

@@ -14,6 +14,7 @@ import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms, NS_PER_S } from '../sim/time.js';
 import type { PeNumber } from '../uapi/ids.js';
+import { eehRestoreOneDeviceBars, eehSaveBars } from './eeh_bars.js';
 import {
   EEH_MAX_FREEZES_DEFAULT,
   EEH_OPT_DISABLE,
@@ -459,10 +460,15 @@ export class EehCore {
     return 0;
   }
 
+  /** eeh_save_bars() for one device (at probe time). */
+  *saveBars(edev: EehDev): Task<void> {
+    yield* eehSaveBars(this.ops, edev);
+  }
+
   /** eeh_pe_restore_bars(): restore the saved config space of every device. */
   *restoreBars(pe: EehPe): Task<void> {
     for (const edev of pe.devices()) {
-      if (edev.pdev && !edev.pdev.removed) yield* this.pci.restoreState(edev.pdev);
+      if (edev.pdev && !edev.pdev.removed) yield* eehRestoreOneDeviceBars(this.ops, edev);
     }
   }
 

@@ -2,7 +2,7 @@
  * The parts of the Linux PCI core the EEH model needs, common to the host
  * kernel and the guest kernel: devices, drivers with error handlers
  * (include/linux/pci.h struct pci_dev, struct pci_driver,
- * struct pci_error_handlers) and the config-space accessors of a bus.
+ * struct pci_error_handlers) and the MMIO accessors.
  */
 import type { Task } from '../sim/scheduler.js';
 import type { Bdf } from '../uapi/ids.js';
@@ -35,13 +35,6 @@ export interface Resource {
   readonly is64: boolean;
 }
 
-/** Config-space accessors of one PCI domain (pci_bus_read_config_* etc.). */
-export interface PciConfigOps {
-  /** Returns the value read; a failed or blocked access reads all 1s. */
-  read(bdf: Bdf, where: number, size: 1 | 2 | 4): Task<number>;
-  write(bdf: Bdf, where: number, size: 1 | 2 | 4, value: number): Task<void>;
-}
-
 /** MMIO accessors of one kernel: a CPU load/store to an address. */
 export interface MmioOps {
   read(addr: number, size: 1 | 2 | 4): Task<number>;
@@ -54,7 +47,7 @@ export class PciDev {
   edev: EehDev | undefined;
   /** Set once the device was hot-removed (pci_stop_and_remove_bus_device). */
   removed = false;
-  /** Saved config space (pci_save_state / eeh_save_bars): first 64 bytes as dwords. */
+  /** Config space saved by eeh_save_bars(): the first 16 dwords. */
   saved: number[] | undefined;
   constructor(
     /** Domain (PHB index in this kernel). */

@@ -1,13 +1,12 @@
 /**
  * The PCI subsystem of one kernel: its devices, the registered drivers,
  * binding (drivers/pci/pci-driver.c), hot remove / rescan as EEH recovery
- * uses them (pci_hp_remove_devices / pci_hp_add_devices in eeh_driver.c) and
- * config-space save / restore (pci_save_state / pci_restore_state: Linux
- * restores the first 64 bytes - BARs, command register, bridge windows).
+ * uses them (pci_hp_remove_devices / pci_hp_add_devices in eeh_driver.c).
+ * Config space around a reset is saved and restored by the EEH core
+ * (eeh_bars.ts), through the platform's config accessors.
  */
 import type { Task } from '../sim/scheduler.js';
-import { PCI_COMMAND, PCI_STD_HEADER_SIZEOF } from '../uapi/pci_regs.js';
-import type { MmioOps, PciConfigOps, PciDev, PciDriver } from './pci.js';
+import type { MmioOps, PciDev, PciDriver } from './pci.js';
 
 export class PciSubsystem {
   readonly devices: PciDev[] = [];
@@ -16,10 +15,7 @@ export class PciSubsystem {
   hotplugRemoves = 0;
   hotplugAdds = 0;
 
-  constructor(
-    readonly config: PciConfigOps,
-    readonly mmio: MmioOps,
-  ) {}
+  constructor(readonly mmio: MmioOps) {}
 
   addDevice(pdev: PciDev): void {
     this.devices.push(pdev);
@@ -60,30 +56,6 @@ export class PciSubsystem {
     pdev.errorState = 'normal';
     this.hotplugAdds++;
     return yield* this.bind(pdev);
-  }
-
-  /** pci_save_state(): saves the standard header (first 64 bytes). */
-  *saveState(pdev: PciDev): Task<void> {
-    const saved: number[] = [];
-    for (let off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
-      saved.push(yield* this.config.read(pdev.bdf, off, 4));
-    }
-    pdev.saved = saved;
-  }
-
-  /**
-   * pci_restore_state() as eeh_restore_dev_state() uses it: writes the saved
-   * dwords back, the command register last (after the BARs).
-   */
-  *restoreState(pdev: PciDev): Task<void> {
-    const saved = pdev.saved;
-    if (!saved) return;
-    for (let i = saved.length - 1; i >= 0; i--) {
-      const off = i * 4;
-      if (off === PCI_COMMAND) continue;
-      yield* this.config.write(pdev.bdf, off, 4, saved[i] as number);
-    }
-    yield* this.config.write(pdev.bdf, PCI_COMMAND, 2, (saved[PCI_COMMAND / 4] as number) & 0xffff);
   }
 
   /** The device whose BAR contains the CPU address `addr` (eeh_addr_cache_get_dev). */

@@ -155,19 +155,13 @@ export function fullHandlers(log: string[], onSlotReset: PciErsResult = 5): PciE
 export function makeCore(opts: { maxFreezes?: number } = {}) {
   const sim = new Sim({ seed: 1 });
   const ops = new FakeOps();
-  const noCfg = {
-    *read() {
-      return 0;
-    },
-    *write() {},
-  };
   const noMmio = {
     *read() {
       return 0;
     },
     *write() {},
   };
-  const pci = new PciSubsystem(noCfg, noMmio);
+  const pci = new PciSubsystem(noMmio);
   const core = new EehCore(sim, ops, pci, { side: 'host', ...opts });
   core.addPhbPe(0);
   const busPe = core.addPe(EEH_PE_BUS, 0, 1 as PeNumber);

@@ -181,7 +181,7 @@ export function makeHost() {
     },
     *write() {},
   };
-  const pci = new PciSubsystem(nop, nop);
+  const pci = new PciSubsystem(nop);
   const eeh = new EehCore(sim, ops, pci, { side: 'host' });
   eeh.addPhbPe(0);
   const busPe = eeh.addPe(EEH_PE_BUS, 0, 1 as PeNumber);
