@@ -140,7 +140,8 @@ function classifySpans(records: readonly TraceRecord[]): {
   const stacks = new Map<string, number[]>();
   records.forEach((r, i) => {
     const track = `${r.owner}|${layerOf(r.name)}`;
-    if (r.ph === 'B' && pairOf.has(i)) {
+    // Spans left open at the end count too: they are closed last.
+    if (r.ph === 'B') {
       const st = stacks.get(track) ?? [];
       st.push(i);
       stacks.set(track, st);

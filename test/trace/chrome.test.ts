@@ -159,6 +159,16 @@ describe('toChromeTrace', () => {
     expect(t.traceEvents.filter((e) => e.ph === 'B').length).toBe(13);
   });
 
+  it('a span closing around a span left open is exported as async (found by the property)', () => {
+    const t = toChromeTrace([
+      rec(0, 'B', 'guest.g', 'vm1'),
+      rec(0, 'B', 'guest.h', 'vm1'),
+      rec(0, 'E', 'guest.g', 'vm1'),
+    ]);
+    expect(validateChromeTrace(t)).toEqual([]);
+    expect(t.traceEvents.filter((e) => e.name === 'guest.g').map((e) => e.ph)).toEqual(['b', 'e']);
+  });
+
   it('gives a valid trace for any record sequence (property)', () => {
     const owners = ['host', 'vm0', 'vm1'];
     const names = ['hw.a', 'fw.b', 'host.c', 'vfio.d', 'kvm.e', 'vmm.f', 'guest.g', 'guest.h'];
