@@ -101,14 +101,14 @@ export const PCI_SEC_STATUS = 0x1e;
 export const PCI_MEMORY_BASE = 0x20;
 export const PCI_MEMORY_LIMIT = 0x22;
 export const PCI_MEMORY_RANGE_TYPE_MASK = 0x0f;
-/** `~0x0fUL` applied to the 16-bit window registers. */
-export const PCI_MEMORY_RANGE_MASK = 0xfff0;
+/** `~0x0fUL` as a 32-bit value (applied to the 16-bit window registers). */
+export const PCI_MEMORY_RANGE_MASK = 0xffff_fff0;
 export const PCI_PREF_MEMORY_BASE = 0x24;
 export const PCI_PREF_MEMORY_LIMIT = 0x26;
 export const PCI_PREF_RANGE_TYPE_MASK = 0x0f;
 export const PCI_PREF_RANGE_TYPE_32 = 0x00;
 export const PCI_PREF_RANGE_TYPE_64 = 0x01;
-export const PCI_PREF_RANGE_MASK = 0xfff0;
+export const PCI_PREF_RANGE_MASK = 0xffff_fff0;
 export const PCI_PREF_BASE_UPPER32 = 0x28;
 export const PCI_PREF_LIMIT_UPPER32 = 0x2c;
 export const PCI_IO_BASE_UPPER16 = 0x30;
