@@ -418,6 +418,9 @@ const AER_COR_BITS = 0x0000_f1c1;
 /**
  * AER extended capability, endpoint part (0x2c bytes). Status, mask and
  * severity registers are sticky: a hot reset keeps them (PCIe RW1CS/RWS).
+ * MODEL: the registers exist for software to find and program, but no
+ * device model sets error bits in them (real devices log UR, completion
+ * timeouts, poisoned TLPs... there).
  */
 export function aerCapability(): ExtCapabilityDef {
   const sticky = 0xffff_ffff;

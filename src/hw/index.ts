@@ -7,6 +7,7 @@ export * from './devices/index.js';
 export * from './error_injection.js';
 export * from './hardware.js';
 export * from './memory.js';
+export * from './mmio_fast_path.js';
 export * from './pe.js';
 export * from './phb.js';
 export * from './phb_models.js';

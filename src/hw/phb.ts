@@ -453,7 +453,8 @@ export class Phb {
    * A DMA by `fn`: `read` copies memory at `iova` into `buf`, `write` copies
    * `buf` to memory. The whole transfer is checked before any byte moves, so
    * a blocked DMA never touches memory (MODEL: real TLPs are checked one by
-   * one and earlier ones may already have landed).
+   * one and earlier ones may already have landed). MODEL: the bus-master
+   * enable of bridges on the way up is not checked (the device checks its own).
    */
   dma(fn: PciFunction, dir: DmaDir, iova: number, buf: Uint8Array): boolean {
     const pe = this.peOf(fn);
@@ -509,7 +510,11 @@ export class Phb {
 
   // --- Errors and freezing ---
 
-  /** A hardware-detected error: log it, flag it pending (PEEV), freeze the PE's domain. */
+  /**
+   * A hardware-detected error: log it, flag it pending (PEEV), freeze the
+   * PE's domain. MODEL: only the PE that saw the error gets its PEEV bit; the
+   * PEs below it are frozen through PELT-V without one.
+   */
   detect(pe: Pe, e: DetectedError): PhbErrorRecord {
     const rec = this.logError(e, pe);
     pe.errorPending = true;
@@ -610,7 +615,12 @@ export class Phb {
     this.updateAll();
   }
 
-  /** Asserts or releases a hot / fundamental reset of every function of a PE (and below). */
+  /**
+   * Asserts or releases a hot / fundamental reset of every function of a PE
+   * (and below). MODEL: while it is asserted the PE's MMIO completes with all
+   * 1s and its DMA is refused, without an error being logged (a real device
+   * in reset leaves requests unanswered, which the PHB turns into errors).
+   */
   resetPe(pe: Pe, kind: ResetKind, assert: boolean): void {
     if (assert) {
       pe.reset = kind;
