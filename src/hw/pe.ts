@@ -21,7 +21,7 @@ export type PeKind = 'device' | 'bus' | 'reserved';
 export interface PeStats {
   /** Loads (MMIO or config) answered with all 1s because the PE was stopped. */
   allOnesLoads: number;
-  /** MMIO and config stores dropped because the PE was stopped. */
+  /** MMIO stores dropped because the PE was stopped (config writes pass, see Phb.configWrite). */
   droppedStores: number;
   /** DMA transfers the PHB refused. */
   blockedDma: number;
