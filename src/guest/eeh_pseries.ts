@@ -39,6 +39,7 @@ import {
   EEH_ERR_TYPE_32,
   EEH_ERR_TYPE_64,
 } from '../uapi/eeh.js';
+import { EINVAL, EIO, ENOENT, ENXIO, ERANGE } from '../uapi/errno.js';
 import { type Bdf, type Buid, bdfBus, formatBdf, type Gpa } from '../uapi/ids.js';
 import {
   PCI_CAP_ID_EXP,
@@ -73,12 +74,6 @@ import {
   rtasBusyDelay,
   rtasBusyDelayTime,
 } from './rtas.js';
-
-const EINVAL = 22;
-const EIO = 5;
-const ENOENT = 2;
-const ENXIO = 6;
-const ERANGE = 34;
 
 /** include/linux/pci.h PCIBIOS_* return codes of the config accessors. */
 export const PCIBIOS_SUCCESSFUL = 0x00;

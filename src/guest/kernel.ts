@@ -29,6 +29,7 @@ import { PciSubsystem } from '../kernel/pci_core.js';
 import type { GuestPlatform } from '../kvm/guest_platform.js';
 import { type Process, type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
+import { ENODEV } from '../uapi/errno.js';
 import { H_PUT_TCE, H_SUCCESS } from '../uapi/hcall.js';
 import { type Bdf, type Buid, formatBdf, type Gpa, type PeNumber } from '../uapi/ids.js';
 import type { GuestDmaWindow, GuestPciNode, GuestPhbNode } from '../vmm/device_tree.js';
@@ -41,8 +42,6 @@ import {
 } from './integrity.js';
 import { GuestRtas, type RtasCallStats } from './rtas.js';
 import './trace_events.js';
-
-const ENODEV = 19;
 
 export interface GuestKernelOptions {
   /** eeh_max_freezes of this kernel (default 5). */

@@ -22,8 +22,8 @@
 import { EEH_PE_BUS, EEH_PE_DEVICE, EEH_PE_ISOLATED, formatPeState } from '../kernel/eeh_consts.js';
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
+import { EINVAL, EIO, ENODEV, ENXIO, EOPNOTSUPP } from '../uapi/errno.js';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../uapi/pci_regs.js';
-import { EINVAL, EIO, ENODEV, ENXIO, EOPNOTSUPP } from './errno.js';
 import type { HostKernel } from './host_kernel.js';
 import type { HostPciDev } from './pci_dev.js';
 import './trace_events.js';

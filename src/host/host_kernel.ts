@@ -36,6 +36,7 @@ import { PciSubsystem } from '../kernel/pci_core.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms } from '../sim/time.js';
+import { EINVAL, EIO, ENODEV, ENOTTY } from '../uapi/errno.js';
 import { type Bdf, type Hpa, hpa, type PeNumber } from '../uapi/ids.js';
 import {
   PCI_COMMAND,
@@ -52,7 +53,6 @@ import { EehDebugfs } from './debugfs.js';
 import type { DmaBuffer, DriverHost } from './driver_host.js';
 import { TestnicDriver } from './drivers/testnic.js';
 import { VFIO_PCI_DRIVER_NAME, VfioPciDriver } from './drivers/vfio_pci.js';
-import { EINVAL, EIO, ENODEV, ENOTTY } from './errno.js';
 import { IommuGroup } from './iommu.js';
 import { type HostPciDev, pciName } from './pci_dev.js';
 import { type MmioSlot, PciProbe, type ProbeConfig } from './pci_probe.js';

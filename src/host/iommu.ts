@@ -14,9 +14,9 @@ import { TCE_PAGE_SHIFT, TCE_PAGE_SIZE, TCE_PCI_READ, TCE_PCI_WRITE } from '../h
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
+import { EINVAL, ENODEV } from '../uapi/errno.js';
 import type { Hpa, Iova } from '../uapi/ids.js';
 import type { HostPciFunction, IommuGroupBackend, TceWindowInfo } from '../vfio/backend.js';
-import { EINVAL, ENODEV } from './errno.js';
 import type { HostPciDev } from './pci_dev.js';
 import './trace_events.js';
 

@@ -8,7 +8,7 @@
 import type { HostMemory, MemoryRegion } from '../hw/memory.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
-import { EBADF, ENODEV, ENOENT, ENOMEM, ENOTTY } from './errno.js';
+import { EBADF, ENODEV, ENOENT, ENOMEM, ENOTTY } from '../uapi/errno.js';
 
 /** The argument of an ioctl: a user buffer (pointer) or an integer. */
 export type IoctlArg = ArrayBuffer | number;

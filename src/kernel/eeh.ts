@@ -13,6 +13,7 @@ import { SleepLock } from '../sim/lock.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { ms, NS_PER_S } from '../sim/time.js';
+import { EINVAL, EIO, ENODEV, ENOTRECOVERABLE } from '../uapi/errno.js';
 import type { PeNumber } from '../uapi/ids.js';
 import { eehRestoreOneDeviceBars, eehSaveBars } from './eeh_bars.js';
 import {
@@ -55,11 +56,6 @@ import { EehEventQueue } from './eeh_event.js';
 import type { EehOps } from './eeh_ops.js';
 import type { PciSubsystem } from './pci_core.js';
 import type { KernelEehEvents } from './trace_events.js';
-
-const ENODEV = 19;
-const EINVAL = 22;
-const EIO = 5;
-const ENOTRECOVERABLE = 131;
 
 /** PCI error functions accepted by eeh_pe_inject_err (EEH_ERR_FUNC_MIN..MAX). */
 export const EEH_ERR_FUNC_MIN = 0;

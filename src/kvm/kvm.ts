@@ -10,6 +10,11 @@
  * virt/kvm/vfio.c (the kvm-vfio device), arch/powerpc/kvm/book3s_64_vio.c
  * (TCE tables).
  */
+
+import type { FileOps, HostProcess, IoctlArg, Syscalls } from '../host/process.js';
+import type { HostMemory } from '../hw/memory.js';
+import type { Task } from '../sim/scheduler.js';
+import type { Sim } from '../sim/sim.js';
 import {
   EBADF,
   EBUSY,
@@ -20,12 +25,9 @@ import {
   ENODEV,
   ENOENT,
   ENOTTY,
+  ENXIO,
   EPERM,
-} from '../host/errno.js';
-import type { FileOps, HostProcess, IoctlArg, Syscalls } from '../host/process.js';
-import type { HostMemory } from '../hw/memory.js';
-import type { Task } from '../sim/scheduler.js';
-import type { Sim } from '../sim/sim.js';
+} from '../uapi/errno.js';
 import { buid as toBuid } from '../uapi/ids.js';
 import {
   KVM_API_VERSION,
@@ -73,8 +75,6 @@ import {
 import { copyFromUser } from './user_memory.js';
 import { type SpaprTceTable, Vcpu, type VcpuRunHandler, Vm } from './vm.js';
 import './trace_events.js';
-
-const ENXIO = 6;
 
 /** The only registered device type: kvm-vfio. MODEL: no in-kernel XICS/XIVE device. */
 const DEVICE_TYPES_MAX = 9; // ARRAY_SIZE(kvm_device_ops_table) is KVM_DEV_TYPE_MAX

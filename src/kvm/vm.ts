@@ -10,12 +10,12 @@
  * and the ret written back into r3 on the next KVM_RUN).
  */
 
-import { EEXIST, EFAULT, EINVAL } from '../host/errno.js';
 import type { FileOps, HostProcess } from '../host/process.js';
 import type { HostMemory } from '../hw/memory.js';
 import { type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
+import { EEXIST, EFAULT, EINVAL } from '../uapi/errno.js';
 import { H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
 import { type Buid, type Gpa, hpa } from '../uapi/ids.js';
 import { KVM_EXIT_PAPR_HCALL, kvm_run } from '../uapi/kvm.js';

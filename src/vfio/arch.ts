@@ -6,10 +6,11 @@
  * command" (Gavin Shan), where powernv overrode it to learn the guest
  * address of a passed-through device. See ./experimental_addr_mapping.ts.
  */
-import { ENOTTY } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
+import { ENOTTY } from '../uapi/errno.js';
 
 /** What the arch hook may see of the device behind the fd. */
 export interface VfioArchDevice {

@@ -11,9 +11,10 @@
  * MODEL: the only IOMMU driver registered is vfio_iommu_spapr_tce (a POWER
  * host without CONFIG_VFIO_NOIOMMU).
  */
-import { EINVAL, ENODEV } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
+import { EINVAL, ENODEV } from '../uapi/errno.js';
 import {
   VFIO_API_VERSION,
   VFIO_CHECK_EXTENSION,

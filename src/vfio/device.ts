@@ -28,9 +28,10 @@
  * - closing the device does not reset it (vfio_pci_core_disable tries a
  *   function reset and restores the saved state).
  */
-import { EBADF, EFAULT, EINVAL, ENODEV, ENOTTY } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
+import { EBADF, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import type { Hpa } from '../uapi/ids.js';
 import {
   VFIO_DEVICE_FLAGS_PCI,

@@ -17,11 +17,12 @@
  * from src/uapi/experimental.ts (the model's own layout; minsz = end of
  * `config_addr`).
  */
-import { EEXIST, EFAULT, EINVAL, ENODEV, ENOTTY } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
+import { EEXIST, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import { VFIO_DEVICE_SET_ADDR_MAPPING, vfio_device_addr_mapping } from '../uapi/experimental.js';
 import type { Buid } from '../uapi/ids.js';
 import type { VfioArchDevice, VfioPciArch } from './arch.js';

@@ -15,9 +15,10 @@
  * vfio_group_get_device_fd did, because the model's host does not refuse a
  * driver bind while the group is claimed.
  */
-import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
+import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import {
   VFIO_GROUP_FLAGS_CONTAINER_SET,
   VFIO_GROUP_FLAGS_VIABLE,

@@ -16,7 +16,6 @@
  * the operation.
  */
 
-import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ENOSPC, ENOTTY, EPERM } from '../host/errno.js';
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import {
   EEH_OPT_DISABLE,
@@ -28,6 +27,17 @@ import {
   EEH_RESET_HOT,
 } from '../kernel/eeh_consts.js';
 import type { Task } from '../sim/scheduler.js';
+import {
+  EBUSY,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOENT,
+  ENOSPC,
+  ENOTTY,
+  ENXIO,
+  EPERM,
+} from '../uapi/errno.js';
 import { type Hpa, hpa, type Iova, iova } from '../uapi/ids.js';
 import {
   VFIO_CHECK_EXTENSION,
@@ -69,9 +79,6 @@ import { TCE_PCI_READ, TCE_PCI_WRITE, type VfioBackend } from './backend.js';
 import type { VfioGroup } from './group.js';
 import { copyFromUser, copyToUser } from './uaccess.js';
 import type { Vfio } from './vfio.js';
-
-/** ENXIO (include/uapi/asm-generic/errno-base.h); missing from src/host/errno.ts. */
-export const ENXIO = 6;
 
 /**
  * The host page size the TCE driver accounts and aligns preregistered

@@ -10,10 +10,11 @@
  * container fd, a group fd (one open at a time), device fds from
  * GROUP_GET_DEVICE_FD. ioctls return >= 0 or -errno, never throw.
  */
-import { EBADF, EBUSY, ENOENT } from '../host/errno.js';
+
 import type { FileOps, HostProcess, Syscalls } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
+import { EBADF, EBUSY, ENOENT } from '../uapi/errno.js';
 import { DEFAULT_PCI_ARCH, type VfioPciArch } from './arch.js';
 import type { VfioBackend } from './backend.js';
 import { VfioContainer, VfioContainerFile } from './container.js';

@@ -9,9 +9,10 @@
  * BUID, then "EEH available on this PHB", then the call's own arguments.
  * A handler never throws: it writes a status into rets[0].
  */
-import { EPERM } from '../host/errno.js';
+
 import type { Task } from '../sim/scheduler.js';
 import { EEH_ERR_TYPE_32, EEH_ERR_TYPE_64 } from '../uapi/eeh.js';
+import { EPERM } from '../uapi/errno.js';
 import {
   RTAS_EEH_DISABLE,
   RTAS_EEH_ENABLE,

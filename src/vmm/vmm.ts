@@ -18,7 +18,7 @@
  *   const r = yield* vmm.start();          // { ok: true } or { ok: false, step, rc }
  *   const guest = kvm.vmOf(vmm.proc, vmm.vmFd);   // the GuestPlatform of the guest kernel
  */
-import { EBUSY, ENODEV, EPERM } from '../host/errno.js';
+
 import type { HostProcess, IoctlArg, Syscalls } from '../host/process.js';
 import type { HostMemory } from '../hw/memory.js';
 import { BOOT_FDT_GPA, encodeBootBlob } from '../kvm/boot.js';
@@ -28,6 +28,7 @@ import type { VcpuRunHandler } from '../kvm/vm.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
+import { EBUSY, ENODEV, EPERM } from '../uapi/errno.js';
 import { H_FUNCTION, H_PARAMETER, H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
 import { hpa as toHpa, liobn as toLiobn } from '../uapi/ids.js';
 import {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EFAULT, EINVAL } from '../../src/host/errno.js';
 import { BOOT_FDT_GPA, encodeBootBlob, GUEST_ALLOC_BASE } from '../../src/kvm/boot.js';
 import { KVM_SET_USER_MEMORY_REGION } from '../../src/kvm/uapi_memory.js';
 import type { Vm } from '../../src/kvm/vm.js';
 import type { Task } from '../../src/sim/scheduler.js';
+import { EFAULT, EINVAL } from '../../src/uapi/errno.js';
 import { H_FUNCTION, H_PARAMETER, H_RTAS, H_SUCCESS } from '../../src/uapi/hcall.js';
 import { gpa, hpa } from '../../src/uapi/ids.js';
 import { KVM_EXIT_PAPR_HCALL, kvm_run } from '../../src/uapi/kvm.js';

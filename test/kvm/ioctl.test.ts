@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  KVM_CAP_NR_MEMSLOTS,
+  KVM_MEM_READONLY,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_VM_PPC_PR,
+} from '../../src/kvm/uapi_memory.js';
+import { copyToUser } from '../../src/kvm/user_memory.js';
+import {
   EBADF,
   EBUSY,
   EEXIST,
@@ -10,14 +17,7 @@ import {
   ENOENT,
   ENOTTY,
   EPERM,
-} from '../../src/host/errno.js';
-import {
-  KVM_CAP_NR_MEMSLOTS,
-  KVM_MEM_READONLY,
-  KVM_SET_USER_MEMORY_REGION,
-  KVM_VM_PPC_PR,
-} from '../../src/kvm/uapi_memory.js';
-import { copyToUser } from '../../src/kvm/user_memory.js';
+} from '../../src/uapi/errno.js';
 import {
   KVM_API_VERSION,
   KVM_CAP_PPC_RTAS,

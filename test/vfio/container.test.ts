@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY, EPERM } from '../../src/host/errno.js';
+import {
+  EBUSY,
+  EFAULT,
+  EINVAL,
+  ENODEV,
+  ENOENT,
+  ENOTTY,
+  ENXIO,
+  EPERM,
+} from '../../src/uapi/errno.js';
 import {
   VFIO_DMA_MAP_FLAG_READ as R,
   VFIO_API_VERSION,
@@ -27,7 +36,6 @@ import {
   vfio_iommu_spapr_tce_info,
   VFIO_DMA_MAP_FLAG_WRITE as W,
 } from '../../src/uapi/vfio.js';
-import { ENXIO } from '../../src/vfio/spapr_tce.js';
 import { decode, encode } from './encode.js';
 import { hostState, makeHost, ready, s32, User } from './fake_backend.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOTTY } from '../../src/host/errno.js';
+import { EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOTTY } from '../../src/uapi/errno.js';
 import { VFIO_DEVICE_SET_ADDR_MAPPING } from '../../src/uapi/experimental.js';
 import { buid } from '../../src/uapi/ids.js';
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EFAULT, EINVAL, EIO, ENODEV, EPERM } from '../../src/host/errno.js';
 import { EEH_PE_ISOLATED } from '../../src/kernel/eeh_consts.js';
 import { ms } from '../../src/sim/time.js';
+import { EFAULT, EINVAL, EIO, ENODEV, EPERM } from '../../src/uapi/errno.js';
 import {
   VFIO_EEH_PE_CONFIGURE,
   VFIO_EEH_PE_DISABLE,

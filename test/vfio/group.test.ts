@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY } from '../../src/host/errno.js';
+import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY } from '../../src/uapi/errno.js';
 import {
   VFIO_CHECK_EXTENSION,
   VFIO_DEVICE_GET_INFO,

@@ -22,7 +22,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EINVAL, EIO, EPERM } from '../../src/host/errno.js';
+import { EINVAL, EIO, ENXIO, EPERM } from '../../src/uapi/errno.js';
 import { VFIO_DEVICE_SET_ADDR_MAPPING } from '../../src/uapi/experimental.js';
 import { _IO } from '../../src/uapi/ioctl.js';
 import {
@@ -56,7 +56,6 @@ import {
   VFIO_SPAPR_TCE_v2_IOMMU,
 } from '../../src/uapi/vfio.js';
 import { PowernvAddrMapping } from '../../src/vfio/experimental_addr_mapping.js';
-import { ENXIO } from '../../src/vfio/spapr_tce.js';
 import { encode } from './encode.js';
 import { cstr, hostState, makeHost, ready, s32, User } from './fake_backend.js';
 

@@ -3,9 +3,9 @@
  * process, pread / mmap / close through Syscalls, and the trace spans.
  */
 import { describe, expect, it } from 'vitest';
-import { EBADF, ENOENT, ENOTTY } from '../../src/host/errno.js';
 import { Syscalls } from '../../src/host/process.js';
 import type { Task } from '../../src/sim/scheduler.js';
+import { EBADF, ENOENT, ENOTTY } from '../../src/uapi/errno.js';
 import {
   VFIO_CHECK_EXTENSION,
   VFIO_EEH,

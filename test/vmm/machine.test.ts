@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EINVAL, ENOENT, EPERM } from '../../src/host/errno.js';
 import type { IoctlArg } from '../../src/host/process.js';
 import { EEH_PE_ISOLATED } from '../../src/kernel/eeh_consts.js';
 import type { Task } from '../../src/sim/scheduler.js';
+import { EINVAL, ENOENT, EPERM } from '../../src/uapi/errno.js';
 import { H_FUNCTION, H_PARAMETER, H_PUT_TCE, H_RTAS, H_SUCCESS } from '../../src/uapi/hcall.js';
 import { gpa } from '../../src/uapi/ids.js';
 import {

@@ -59,13 +59,10 @@ import {
 import type { PciDev, PciDriver, PciErrorHandlers } from '../../kernel/pci.js';
 import { sleep, type Task, WaitQueue, waitOn } from '../../sim/scheduler.js';
 import { ms, type Ns, us } from '../../sim/time.js';
+import { EIO, ENODEV, ENOMEM } from '../../uapi/errno.js';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../../uapi/pci_regs.js';
 import type { DmaBuffer, GuestDevice, GuestKernel } from '../kernel.js';
 import '../trace_events.js';
-
-const ENODEV = 19;
-const EIO = 5;
-const ENOMEM = 12;
 
 export const TESTNIC_BEHAVIOURS = [
   'full',

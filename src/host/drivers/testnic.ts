@@ -52,6 +52,7 @@ import {
 import type { PciDev, PciDriver, PciErrorHandlers } from '../../kernel/pci.js';
 import { sleep, type Task, WaitQueue, waitOn } from '../../sim/scheduler.js';
 import { ms, type Ns, us } from '../../sim/time.js';
+import { EIO, ENODEV, ENOMEM } from '../../uapi/errno.js';
 import {
   PCI_COMMAND,
   PCI_COMMAND_MASTER,
@@ -59,7 +60,6 @@ import {
   PCI_STD_HEADER_SIZEOF,
 } from '../../uapi/pci_regs.js';
 import type { DmaBuffer, DriverHost } from '../driver_host.js';
-import { EIO, ENODEV, ENOMEM } from '../errno.js';
 import type { HostPciDev } from '../pci_dev.js';
 import '../trace_events.js';
 

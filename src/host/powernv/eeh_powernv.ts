@@ -37,6 +37,7 @@ import type { EehDev, EehPe } from '../../kernel/eeh_dev.js';
 import type { EehGetState, EehNextError, EehOps } from '../../kernel/eeh_ops.js';
 import type { Task } from '../../sim/scheduler.js';
 import type { Sim } from '../../sim/sim.js';
+import { EINVAL, EIO, EPERM, ERANGE } from '../../uapi/errno.js';
 import {
   decodePhbDiag,
   EEHSIM_DIAG_SIZE,
@@ -79,7 +80,6 @@ import {
   PCI_ERR_UNC_SURPDN,
   PCI_ERR_UNCOR_MASK,
 } from '../../uapi/pci_regs.js';
-import { EINVAL, EIO, EPERM, ERANGE } from '../errno.js';
 import type { HostPciDev } from '../pci_dev.js';
 import {
   allOnes,

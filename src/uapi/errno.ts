@@ -1,4 +1,4 @@
-/** errno values (include/uapi/asm-generic/errno-base.h, errno.h); returned negated. */
+/** errno values (include/uapi/asm-generic/errno-base.h, errno.h), shared by the host and guest kernels; returned negated. */
 export const EPERM = 1;
 export const ENOENT = 2;
 export const EIO = 5;
