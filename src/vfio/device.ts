@@ -81,7 +81,7 @@ import type { BarInfo, HostPciFunction } from './backend.js';
 import { VfioFile } from './file.js';
 import type { VfioGroup } from './group.js';
 import { HOST_PAGE_SIZE } from './spapr_tce.js';
-import { copyFromUser, copyToUser } from './uaccess.js';
+import { copyArgszFromUser, copyFromUser, copyToUser } from './uaccess.js';
 import type { Vfio } from './vfio.js';
 
 /** VFIO_PCI_OFFSET_SHIFT (drivers/vfio/pci/vfio_pci_priv.h) */
@@ -237,9 +237,8 @@ export class VfioPciDevice implements VfioArchDevice {
   private getInfo(arg: IoctlArg): number {
     const st = vfio_device_info;
     const minsz = st.offsetofEnd('num_irqs');
-    const info = copyFromUser(arg, st, minsz);
-    if (!info) return -EFAULT;
-    if (info.argsz < minsz) return -EINVAL;
+    const info = copyArgszFromUser(arg, st, minsz);
+    if (typeof info === 'number') return info;
     const len = Math.min(info.argsz, st.size);
     let flags = VFIO_DEVICE_FLAGS_PCI;
     if (this.fn.resetWorks) flags |= VFIO_DEVICE_FLAGS_RESET;
@@ -257,9 +256,8 @@ export class VfioPciDevice implements VfioArchDevice {
   private getRegionInfo(arg: IoctlArg): number {
     const st = vfio_region_info;
     const minsz = st.offsetofEnd('offset');
-    const info = copyFromUser(arg, st, minsz);
-    if (!info) return -EFAULT;
-    if (info.argsz < minsz) return -EINVAL;
+    const info = copyArgszFromUser(arg, st, minsz);
+    if (typeof info === 'number') return info;
     const index = info.index;
     let size = 0;
     let flags = 0;
@@ -295,9 +293,9 @@ export class VfioPciDevice implements VfioArchDevice {
   private getIrqInfo(arg: IoctlArg): number {
     const st = vfio_irq_info;
     const minsz = st.offsetofEnd('count');
-    const info = copyFromUser(arg, st, minsz);
-    if (!info) return -EFAULT;
-    if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
+    const info = copyArgszFromUser(arg, st, minsz);
+    if (typeof info === 'number') return info;
+    if (info.index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
     if (info.index === VFIO_PCI_ERR_IRQ_INDEX && !this.fn.isPcie) return -EINVAL;
     let flags = VFIO_IRQ_INFO_EVENTFD;
     if (info.index === VFIO_PCI_INTX_IRQ_INDEX) {

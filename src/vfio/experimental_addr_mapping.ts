@@ -22,11 +22,11 @@ import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
-import { EEXIST, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
+import { EEXIST, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import { VFIO_DEVICE_SET_ADDR_MAPPING, vfio_device_addr_mapping } from '../uapi/experimental.js';
 import type { Buid } from '../uapi/ids.js';
 import type { VfioArchDevice, VfioPciArch } from './arch.js';
-import { copyFromUser } from './uaccess.js';
+import { copyArgszFromUser } from './uaccess.js';
 
 /** Bits a PAPR config address may use here: bus << 16 | devfn << 8. */
 const CONFIG_ADDR_MASK = 0x00ff_ff00;
@@ -72,9 +72,9 @@ export class PowernvAddrMapping implements VfioPciArch {
   private setMapping(dev: VfioArchDevice, arg: IoctlArg): number {
     const st = vfio_device_addr_mapping;
     const minsz = st.offsetofEnd('config_addr');
-    const m = copyFromUser(arg, st, minsz);
-    if (!m) return -EFAULT;
-    if (m.argsz < minsz || m.flags) return -EINVAL;
+    const m = copyArgszFromUser(arg, st, minsz);
+    if (typeof m === 'number') return m;
+    if (m.flags) return -EINVAL;
     if (m.config_addr & ~CONFIG_ADDR_MASK) return -EINVAL;
     const pe = dev.pe();
     if (!pe) return -ENODEV;

@@ -32,7 +32,7 @@ import type { IommuGroupBackend } from './backend.js';
 import { type VfioContainer, VfioContainerFile } from './container.js';
 import { VfioDeviceFile, VfioPciDevice } from './device.js';
 import { VfioFile } from './file.js';
-import { copyFromUser, copyToUser, getUserS32, strndupUser } from './uaccess.js';
+import { copyArgszFromUser, copyToUser, getUserS32, strndupUser } from './uaccess.js';
 import type { Vfio } from './vfio.js';
 
 /** PAGE_SIZE as strndup_user(arg, PAGE_SIZE) uses it for the device name. */
@@ -99,9 +99,8 @@ export class VfioGroup {
   private getStatus(arg: IoctlArg): number {
     const st = vfio_group_status;
     const minsz = st.offsetofEnd('flags');
-    const status = copyFromUser(arg, st, minsz);
-    if (!status) return -EFAULT;
-    if (status.argsz < minsz) return -EINVAL;
+    const status = copyArgszFromUser(arg, st, minsz);
+    if (typeof status === 'number') return status;
     let flags = 0;
     if (this.viable) flags |= VFIO_GROUP_FLAGS_VIABLE;
     if (this.container) flags |= VFIO_GROUP_FLAGS_CONTAINER_SET;

@@ -77,7 +77,7 @@ import {
 } from '../uapi/vfio.js';
 import { TCE_PCI_READ, TCE_PCI_WRITE, type VfioBackend } from './backend.js';
 import type { VfioGroup } from './group.js';
-import { copyFromUser, copyToUser } from './uaccess.js';
+import { copyArgszFromUser, copyFromUser, copyToUser } from './uaccess.js';
 import type { Vfio } from './vfio.js';
 
 /**
@@ -272,9 +272,8 @@ export class TceIommu {
     if (!first) return -ENXIO;
     const st = vfio_iommu_spapr_tce_info;
     let minsz = st.offsetofEnd('dma32_window_size');
-    const info = copyFromUser(arg, st, minsz);
-    if (!info) return -EFAULT;
-    if (info.argsz < minsz) return -EINVAL;
+    const info = copyArgszFromUser(arg, st, minsz);
+    if (typeof info === 'number') return info;
     const tg = first.backend.tceInfo();
     const ddw = this.v2 && tg.maxDynamicWindows > 0;
     const ddwsz = st.offsetofEnd('ddw');
@@ -358,9 +357,8 @@ export class TceIommu {
     if (!this.enabled) return -EPERM;
     const st = vfio_iommu_type1_dma_map;
     const minsz = st.offsetofEnd('size');
-    const p = copyFromUser(arg, st, minsz);
-    if (!p) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
+    const p = copyArgszFromUser(arg, st, minsz);
+    if (typeof p === 'number') return p;
     if (p.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) return -EINVAL;
     let rc = this.createDefaultWindow();
     if (rc) return rc;
@@ -414,9 +412,8 @@ export class TceIommu {
     if (!this.enabled) return -EPERM;
     const st = vfio_iommu_type1_dma_unmap;
     const minsz = st.offsetofEnd('size');
-    const p = copyFromUser(arg, st, minsz);
-    if (!p) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
+    const p = copyArgszFromUser(arg, st, minsz);
+    if (typeof p === 'number') return p;
     // No flag is supported now.
     if (p.flags) return -EINVAL;
     let rc = this.createDefaultWindow();
@@ -518,9 +515,8 @@ export class TceIommu {
     // As in the kernel, the mm is bound before the argument is read.
     const rc = this.mmSet(proc);
     if (rc) return rc;
-    const p = copyFromUser(arg, st, minsz);
-    if (!p) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
+    const p = copyArgszFromUser(arg, st, minsz);
+    if (typeof p === 'number') return p;
     if (p.flags) return -EINVAL;
     const mask = BigInt(HOST_PAGE_SIZE - 1);
     if (p.vaddr & mask || p.size & mask) return -EINVAL;
@@ -550,9 +546,8 @@ export class TceIommu {
     if (!this.mm) return -EPERM;
     const st = vfio_iommu_spapr_register_memory;
     const minsz = st.offsetofEnd('size');
-    const p = copyFromUser(arg, st, minsz);
-    if (!p) return -EFAULT;
-    if (p.argsz < minsz) return -EINVAL;
+    const p = copyArgszFromUser(arg, st, minsz);
+    if (typeof p === 'number') return p;
     if (p.flags) return -EINVAL;
     const mask = BigInt(HOST_PAGE_SIZE - 1);
     if (p.vaddr & mask || p.size & mask) return -EINVAL;
@@ -574,9 +569,8 @@ export class TceIommu {
     if (!first) return -ENXIO;
     const st = vfio_iommu_spapr_tce_create;
     const minsz = st.offsetofEnd('start_addr');
-    const c = copyFromUser(arg, st, minsz);
-    if (!c) return -EFAULT;
-    if (c.argsz < minsz) return -EINVAL;
+    const c = copyArgszFromUser(arg, st, minsz);
+    if (typeof c === 'number') return c;
     if (c.flags) return -EINVAL;
     rc = this.createDefaultWindow();
     if (rc) return rc;
@@ -597,9 +591,8 @@ export class TceIommu {
     if (!this.groups.length) return -ENXIO;
     const st = vfio_iommu_spapr_tce_remove;
     const minsz = st.offsetofEnd('start_addr');
-    const r = copyFromUser(arg, st, minsz);
-    if (!r) return -EFAULT;
-    if (r.argsz < minsz) return -EINVAL;
+    const r = copyArgszFromUser(arg, st, minsz);
+    if (typeof r === 'number') return r;
     if (r.flags) return -EINVAL;
     if (this.defWindowPending && r.start_addr === 0n) {
       this.defWindowPending = false;
@@ -625,9 +618,9 @@ export class TceIommu {
     if (!pe) return -ENODEV;
     const st = vfio_eeh_pe_op;
     let minsz = st.offsetofEnd('op');
-    let op = copyFromUser(arg, st, minsz);
-    if (!op) return -EFAULT;
-    if (op.argsz < minsz || op.flags) return -EINVAL;
+    let op = copyArgszFromUser(arg, st, minsz);
+    if (typeof op === 'number') return op;
+    if (op.flags) return -EINVAL;
     let rc: number;
     switch (op.op) {
       case VFIO_EEH_PE_DISABLE:
@@ -658,13 +651,16 @@ export class TceIommu {
       case VFIO_EEH_PE_CONFIGURE:
         rc = yield* eeh.peConfigure(pe);
         break;
-      case VFIO_EEH_PE_INJECT_ERR:
+      case VFIO_EEH_PE_INJECT_ERR: {
+        // Here the kernel checks argsz before copying the longer struct.
         minsz = st.offsetofEnd('err.mask');
         if (op.argsz < minsz) return -EINVAL;
-        op = copyFromUser(arg, st, minsz);
-        if (!op) return -EFAULT;
+        const full = copyFromUser(arg, st, minsz);
+        if (!full) return -EFAULT;
+        op = full;
         rc = yield* eeh.peInjectErr(pe, op.err.type, op.err.func, op.err.addr, op.err.mask);
         break;
+      }
       default:
         return -EINVAL;
     }

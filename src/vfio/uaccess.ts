@@ -9,6 +9,7 @@
  */
 import type { IoctlArg } from '../host/process.js';
 import type { Fields, Struct, StructInput, StructValue } from '../uapi/codec.js';
+import { EFAULT, EINVAL } from '../uapi/errno.js';
 
 /**
  * copy_from_user(&s, arg, length): the first `length` bytes of the struct
@@ -23,6 +24,26 @@ export function copyFromUser<Fs extends Fields>(
   if (typeof arg === 'number') return undefined;
   const r = st.decode(arg, 0, length);
   return r.ok ? r.value : undefined;
+}
+
+/**
+ * The opening every VFIO ioctl with an `argsz` header repeats
+ * (drivers/vfio/vfio_iommu_spapr_tce.c, drivers/vfio/pci/vfio_pci_core.c, ...):
+ *
+ *     if (copy_from_user(&s, (void __user *)arg, minsz)) return -EFAULT;
+ *     if (s.argsz < minsz) return -EINVAL;
+ *
+ * The struct (its first `minsz` bytes), or that -errno.
+ */
+export function copyArgszFromUser<Fs extends Fields & { readonly argsz: { readonly type: 'u32' } }>(
+  arg: IoctlArg,
+  st: Struct<Fs>,
+  minsz: number,
+): StructValue<Fs> | number {
+  const s = copyFromUser(arg, st, minsz);
+  if (!s) return -EFAULT;
+  if ((s.argsz as number) < minsz) return -EINVAL;
+  return s;
 }
 
 /**
