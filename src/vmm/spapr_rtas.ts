@@ -133,6 +133,31 @@ export const rtasPciCfgaddr = (arg: number): number => ((arg >>> 20) & 0xf00) | 
 
 // ---- config space (spapr_pci.c finish_read_pci_config / finish_write_pci_config) ----
 
+/**
+ * The checks finish_read_pci_config() and finish_write_pci_config() share:
+ * the access size, the device, the register's alignment and range. On
+ * failure rets[0] = RTAS_OUT_HW_ERROR and undefined.
+ */
+function configTarget(
+  m: SpaprRtasMachine,
+  c: RtasCall,
+  buid: bigint,
+  addr: number,
+  size: number,
+): { dev: PassthroughDevice; reg: number; size: 1 | 2 | 4 } | undefined {
+  if (size !== 1 && size !== 2 && size !== 4) {
+    st(m, c, 0, RTAS_OUT_HW_ERROR);
+    return undefined;
+  }
+  const dev = m.findDevice(buid, addr);
+  const reg = rtasPciCfgaddr(addr);
+  if (!dev || reg % size || reg >= dev.configSize) {
+    st(m, c, 0, RTAS_OUT_HW_ERROR);
+    return undefined;
+  }
+  return { dev, reg, size };
+}
+
 function* finishReadPciConfig(
   m: SpaprRtasMachine,
   c: RtasCall,
@@ -140,17 +165,9 @@ function* finishReadPciConfig(
   addr: number,
   size: number,
 ): Task<void> {
-  if (size !== 1 && size !== 2 && size !== 4) {
-    st(m, c, 0, RTAS_OUT_HW_ERROR);
-    return;
-  }
-  const dev = m.findDevice(buid, addr);
-  const reg = rtasPciCfgaddr(addr);
-  if (!dev || reg % size || reg >= dev.configSize) {
-    st(m, c, 0, RTAS_OUT_HW_ERROR);
-    return;
-  }
-  const r = yield* dev.configRead(reg, size);
+  const t = configTarget(m, c, buid, addr, size);
+  if (!t) return;
+  const r = yield* t.dev.configRead(t.reg, t.size);
   // MODEL: a failed pread() of the VFIO config region is a hardware error
   // (QEMU's vfio_pci_read_config() returns -errno as the value).
   if (r.rc !== 0 || r.value === undefined) {
@@ -178,22 +195,40 @@ function* rtasIbmWritePciConfig(m: SpaprRtasMachine, c: RtasCall): Task<void> {
   const val = ld(m, c, 4);
   const size = ld(m, c, 3);
   const addr = ld(m, c, 0);
-  if (size !== 1 && size !== 2 && size !== 4) {
-    st(m, c, 0, RTAS_OUT_HW_ERROR);
-    return;
-  }
-  const dev = m.findDevice(buid, addr);
-  const reg = rtasPciCfgaddr(addr);
-  if (!dev || reg % size || reg >= dev.configSize) {
-    st(m, c, 0, RTAS_OUT_HW_ERROR);
-    return;
-  }
+  const t = configTarget(m, c, buid, addr, size);
+  if (!t) return;
   // MODEL: a failed pwrite() is reported as a hardware error (QEMU only logs it).
-  const rc = yield* dev.configWrite(reg, size, val);
+  const rc = yield* t.dev.configWrite(t.reg, t.size, val);
   st(m, c, 0, rc === 0 ? RTAS_OUT_SUCCESS : RTAS_OUT_HW_ERROR);
 }
 
 // ---- EEH (spapr_pci.c rtas_ibm_* + spapr_pci_vfio.c spapr_phb_vfio_eeh_*) -------
+
+/**
+ * spapr_pci_find_phb() + spapr_phb_eeh_available(): the PHB of `buid` when
+ * it has EEH; else rets[0] = RTAS_OUT_PARAM_ERROR and undefined.
+ */
+function eehPhbOf(m: SpaprRtasMachine, c: RtasCall, buid: bigint): SpaprPhb | undefined {
+  const phb = m.findPhb(buid);
+  if (!phb?.eehAvailable) {
+    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
+    return undefined;
+  }
+  return phb;
+}
+
+/**
+ * The opening of every rtas_ibm_* EEH handler: the nargs/nret check
+ * (`countsOk`), then the PHB of the BUID in args 1-2 with EEH available.
+ * On failure rets[0] = RTAS_OUT_PARAM_ERROR and undefined.
+ */
+function eehPhb(m: SpaprRtasMachine, c: RtasCall, countsOk: boolean): SpaprPhb | undefined {
+  if (!countsOk) {
+    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
+    return undefined;
+  }
+  return eehPhbOf(m, c, ldq(m, c, 1));
+}
 
 /** spapr_phb_vfio_eeh_set_option() */
 function* vfioEehSetOption(
@@ -227,32 +262,16 @@ function* vfioEehSetOption(
 }
 
 function* rtasIbmSetEehOption(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (c.nargs !== 4 || c.nret !== 1) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
-  const buid = ldq(m, c, 1);
+  const phb = eehPhb(m, c, c.nargs === 4 && c.nret === 1);
+  if (!phb) return;
   const addr = ld(m, c, 0);
   const option = ld(m, c, 3);
-  const phb = m.findPhb(buid);
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
   st(m, c, 0, yield* vfioEehSetOption(m, phb, addr, option));
 }
 
 function* rtasIbmGetConfigAddrInfo2(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (c.nargs !== 4 || c.nret !== 2) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
+  if (!eehPhb(m, c, c.nargs === 4 && c.nret === 2)) return;
   const buid = ldq(m, c, 1);
-  const phb = m.findPhb(buid);
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
   // "We always have PE address of form 00BB0001. BB represents the bus number of PE's primary bus."
   switch (ld(m, c, 3)) {
     case RTAS_GET_PE_ADDR: {
@@ -275,15 +294,8 @@ function* rtasIbmGetConfigAddrInfo2(m: SpaprRtasMachine, c: RtasCall): Task<void
 }
 
 function* rtasIbmReadSlotResetState2(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (c.nargs !== 3 || (c.nret !== 4 && c.nret !== 5)) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
-  const phb = m.findPhb(ldq(m, c, 1));
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
+  const phb = eehPhb(m, c, c.nargs === 3 && (c.nret === 4 || c.nret === 5));
+  if (!phb) return;
   // spapr_phb_vfio_eeh_get_state(): the state is the ioctl's return value.
   const state = yield* m.eehOp(phb, VFIO_EEH_PE_GET_STATE);
   if (state < 0) {
@@ -302,17 +314,9 @@ function* rtasIbmSetSlotReset(
   c: RtasCall,
   preReset: (phb: SpaprPhb) => Task<void>,
 ): Task<void> {
-  if (c.nargs !== 4 || c.nret !== 1) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
-  const buid = ldq(m, c, 1);
+  const phb = eehPhb(m, c, c.nargs === 4 && c.nret === 1);
+  if (!phb) return;
   const option = ld(m, c, 3);
-  const phb = m.findPhb(buid);
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
   // spapr_phb_vfio_eeh_reset()
   let op: number;
   switch (option) {
@@ -336,15 +340,8 @@ function* rtasIbmSetSlotReset(
 }
 
 function* rtasIbmConfigurePe(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (c.nargs !== 3 || c.nret !== 1) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
-  const phb = m.findPhb(ldq(m, c, 1));
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
+  const phb = eehPhb(m, c, c.nargs === 3 && c.nret === 1);
+  if (!phb) return;
   const ret = yield* m.eehOp(phb, VFIO_EEH_PE_CONFIGURE);
   st(m, c, 0, ret < 0 ? RTAS_OUT_PARAM_ERROR : RTAS_OUT_SUCCESS);
 }
@@ -358,15 +355,8 @@ const RTAS_TARGET_PCI = 0x2;
 const RTAS_TYPE_INTERN_DEV_FAIL = 0x03;
 
 function* rtasIbmSlotErrorDetail(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (c.nargs !== 8 || c.nret !== 1) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
-  const phb = m.findPhb(ldq(m, c, 1));
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
+  const phb = eehPhb(m, c, c.nargs === 8 && c.nret === 1);
+  if (!phb) return;
   const severity = ld(m, c, 7);
   if (severity !== RTAS_SLOT_TEMP_ERR_LOG && severity !== RTAS_SLOT_PERM_ERR_LOG) {
     st(m, c, 0, RTAS_OUT_PARAM_ERROR);
@@ -465,11 +455,8 @@ function* rtasIbmErrinjct(m: SpaprRtasMachine, c: RtasCall): Task<void> {
   const o = is64 ? 4 : 2;
   const buid = (BigInt(w(o + 1)) << 32n) | BigInt(w(o + 2));
   const func = w(o + 3);
-  const phb = m.findPhb(buid);
-  if (!phb?.eehAvailable) {
-    st(m, c, 0, RTAS_OUT_PARAM_ERROR);
-    return;
-  }
+  const phb = eehPhbOf(m, c, buid);
+  if (!phb) return;
   const ret = yield* m.eehOp(phb, VFIO_EEH_PE_INJECT_ERR, {
     type: is64 ? EEH_ERR_TYPE_64 : EEH_ERR_TYPE_32,
     func,
