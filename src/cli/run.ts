@@ -3,12 +3,11 @@
  * summary, expectations and traces.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { applyVariant, parseVary } from '../campaign/vary.js';
-import { loadScenario, resolveScenarioPath, SCENARIO_DIR } from '../scenario/builtin.js';
+import { loadScenario } from '../scenario/builtin.js';
 import { checkExpectations, type Verdict } from '../scenario/expect.js';
 import { inspectScenario } from '../scenario/inspect.js';
-import { validateScenario } from '../scenario/load.js';
+import { ScenarioError, validateScenario } from '../scenario/load.js';
 import type { RunResult } from '../scenario/result.js';
 import { loadRunner, RunnerUnavailable, type RunOutput } from '../scenario/runner.js';
 import type { Scenario } from '../scenario/schema/index.js';
@@ -138,6 +137,9 @@ async function runWith(
   try {
     out = await runner.run(s, { trace });
   } catch (err) {
+    // A scenario the model cannot build (e.g. a design not implemented yet)
+    // is bad input (exit 2), not an internal error.
+    if (err instanceof ScenarioError) throw err;
     const e = err instanceof Error ? err : new Error(String(err));
     throw new CliExit(
       EXIT.INTERNAL,
@@ -149,11 +151,9 @@ async function runWith(
 
 export async function cmdRun(ref: string, o: RunCmdOptions, io: CliIo): Promise<number> {
   const s = scenarioFor(ref, o);
-  // The hardware demo ignores the scenario (it only takes the seed): it may
-  // stand in for the machine on the built-in default scenario only.
-  const file = resolveScenarioPath(ref);
-  const isDefault = file !== undefined && resolve(file) === resolve(SCENARIO_DIR, 'default.yaml');
-  const defaults = isDefault ? ['machine', 'hw-demo'] : ['machine'];
+  // The end-to-end machine runs every scenario (the hardware demo, which
+  // only takes the seed, stays available as --runner hw-demo).
+  const defaults = ['machine'];
   const wantTrace = o.trace !== undefined || o.traceText !== undefined;
   let ran: { runner: string; out: RunOutput };
   try {

@@ -120,11 +120,14 @@ describe('eehsim run', () => {
     expect((await cli()).code).toBe(2);
   });
 
-  it('uses the hardware demo (which ignores the scenario) for the default scenario only', async () => {
+  it('runs every scenario on the end-to-end machine (the hardware demo only on request)', async () => {
     const other = JSON.parse((await cli('run', 'two-guests', '--json')).out);
-    expect(other.runner).not.toBe('hw-demo');
+    expect(other).toMatchObject({ runner: 'machine', ok: true });
     const def = JSON.parse((await cli('run', 'default', '--json')).out);
-    expect(['machine', 'hw-demo']).toContain(def.runner);
+    expect(def).toMatchObject({ runner: 'machine', ok: true });
+    expect(def.result.devices[0]).toMatchObject({ device: 'nic0', status: 'recovered' });
+    const demo = JSON.parse((await cli('run', 'default', '--json', '--runner', 'hw-demo')).out);
+    expect(demo.runner).toBe('hw-demo');
   });
 
   it('exits 3 when the runner throws (internal error), without a stack trace', async () => {
