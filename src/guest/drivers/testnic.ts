@@ -30,24 +30,17 @@ import {
   TESTNIC_BUFFER_SIZE,
   TESTNIC_CONTROL,
   TESTNIC_CONTROL_ENABLE,
-  TESTNIC_DEVICE_ID,
-  TESTNIC_DMA_DEV_OFF,
   TESTNIC_DMA_FROM_DEVICE,
-  TESTNIC_DMA_IOVA_HI,
-  TESTNIC_DMA_IOVA_LO,
-  TESTNIC_DMA_LEN,
   TESTNIC_DMA_TO_DEVICE,
-  TESTNIC_DOORBELL,
   TESTNIC_ID,
   TESTNIC_ID_VALUE,
   TESTNIC_LINK_STATUS,
   TESTNIC_REGS_BAR,
-  TESTNIC_SCRATCH,
   TESTNIC_STATUS,
   TESTNIC_STATUS_DMA_DONE,
   TESTNIC_STATUS_DMA_ERROR,
-  TESTNIC_VENDOR_ID,
 } from '../../hw/devices/testnic.js';
+import { testnicMatches, testnicRegName, testnicStartDma } from '../../kernel/drivers/testnic.js';
 import {
   EEH_PE_REMOVED,
   PCI_ERS_RESULT_DISCONNECT,
@@ -250,18 +243,6 @@ interface Read {
 }
 
 const ALL_ONES = 0xffff_ffff;
-const REG_NAMES: Readonly<Record<number, string>> = {
-  [TESTNIC_ID]: 'ID',
-  [TESTNIC_CONTROL]: 'CONTROL',
-  [TESTNIC_STATUS]: 'STATUS',
-  [TESTNIC_SCRATCH]: 'SCRATCH',
-  [TESTNIC_LINK_STATUS]: 'LINK_STATUS',
-  [TESTNIC_DOORBELL]: 'DOORBELL',
-  [TESTNIC_DMA_IOVA_LO]: 'DMA_IOVA_LO',
-  [TESTNIC_DMA_IOVA_HI]: 'DMA_IOVA_HI',
-  [TESTNIC_DMA_LEN]: 'DMA_LEN',
-  [TESTNIC_DMA_DEV_OFF]: 'DMA_DEV_OFF',
-};
 
 export class TestnicDriver implements PciDriver {
   readonly name: string;
@@ -290,7 +271,7 @@ export class TestnicDriver implements PciDriver {
   }
 
   matches(vendor: number, device: number): boolean {
-    return vendor === TESTNIC_VENDOR_ID && device === TESTNIC_DEVICE_ID;
+    return testnicMatches(vendor, device);
   }
 
   private slotOf(pdev: PciDev): TestnicSlot | undefined {
@@ -313,7 +294,7 @@ export class TestnicDriver implements PciDriver {
   private *rd(slot: TestnicSlot, reg: number, mayBeAllOnes: boolean): Task<Read> {
     const k = this.kernel;
     const addr = slot.regs + reg;
-    const name = REG_NAMES[reg] ?? `0x${reg.toString(16)}`;
+    const name = testnicRegName(reg);
     if (!this.eehAware) {
       const v = yield* k.rawReadl(addr);
       slot.dev.integrity.consumedRead(name, addr, v, 4, mayBeAllOnes);
@@ -328,7 +309,7 @@ export class TestnicDriver implements PciDriver {
   private *wr(slot: TestnicSlot, reg: number, value: number): Task<void> {
     const k = this.kernel;
     const addr = slot.regs + reg;
-    const name = REG_NAMES[reg] ?? `0x${reg.toString(16)}`;
+    const name = testnicRegName(reg);
     slot.dev.integrity.store(name, addr, k.pciChannelOffline(slot.dev.pdev));
     if (this.eehAware) yield* k.writel(addr, value);
     else yield* k.rawWritel(addr, value);
@@ -494,11 +475,7 @@ export class TestnicDriver implements PciDriver {
     len: number,
   ): Task<IoAttempt<undefined>> {
     yield* this.wr(slot, TESTNIC_STATUS, TESTNIC_STATUS_DMA_DONE | TESTNIC_STATUS_DMA_ERROR);
-    yield* this.wr(slot, TESTNIC_DMA_IOVA_LO, iova >>> 0);
-    yield* this.wr(slot, TESTNIC_DMA_IOVA_HI, Math.floor(iova / 2 ** 32) >>> 0);
-    yield* this.wr(slot, TESTNIC_DMA_LEN, len);
-    yield* this.wr(slot, TESTNIC_DMA_DEV_OFF, 0);
-    yield* this.wr(slot, TESTNIC_DOORBELL, cmd);
+    yield* testnicStartDma((reg, v) => this.wr(slot, reg, v), cmd, iova, len, 0);
     const sim = this.kernel.sim;
     const deadline = sim.now + this.dmaTimeoutNs;
     for (;;) {

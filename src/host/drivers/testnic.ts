@@ -25,14 +25,8 @@ import {
   TESTNIC_BUFFER_SIZE,
   TESTNIC_CONTROL,
   TESTNIC_CONTROL_ENABLE,
-  TESTNIC_DEVICE_ID,
-  TESTNIC_DMA_DEV_OFF,
   TESTNIC_DMA_FROM_DEVICE,
-  TESTNIC_DMA_IOVA_HI,
-  TESTNIC_DMA_IOVA_LO,
-  TESTNIC_DMA_LEN,
   TESTNIC_DMA_TO_DEVICE,
-  TESTNIC_DOORBELL,
   TESTNIC_ID,
   TESTNIC_ID_VALUE,
   TESTNIC_LINK_STATUS,
@@ -40,8 +34,8 @@ import {
   TESTNIC_STATUS,
   TESTNIC_STATUS_DMA_DONE,
   TESTNIC_STATUS_DMA_ERROR,
-  TESTNIC_VENDOR_ID,
 } from '../../hw/devices/testnic.js';
+import { testnicMatches, testnicStartDma } from '../../kernel/drivers/testnic.js';
 import {
   PCI_ERS_RESULT_DISCONNECT,
   PCI_ERS_RESULT_NEED_RESET,
@@ -138,7 +132,7 @@ export class TestnicDriver implements PciDriver {
   }
 
   matches(vendor: number, device: number): boolean {
-    return vendor === TESTNIC_VENDOR_ID && device === TESTNIC_DEVICE_ID;
+    return testnicMatches(vendor, device);
   }
 
   dev(pdev: PciDev): TestnicDevice | undefined {
@@ -280,13 +274,12 @@ export class TestnicDriver implements PciDriver {
     const d = this.devices.get(pdev);
     if (!d) return false;
     const h = this.host;
-    yield* h.writel(d.regs + TESTNIC_DMA_IOVA_LO, iova % 2 ** 32);
-    yield* h.writel(d.regs + TESTNIC_DMA_IOVA_HI, Math.floor(iova / 2 ** 32));
-    yield* h.writel(d.regs + TESTNIC_DMA_LEN, len);
-    yield* h.writel(d.regs + TESTNIC_DMA_DEV_OFF, devOff);
-    yield* h.writel(
-      d.regs + TESTNIC_DOORBELL,
+    yield* testnicStartDma(
+      (reg, v) => h.writel(d.regs + reg, v),
       toDevice ? TESTNIC_DMA_TO_DEVICE : TESTNIC_DMA_FROM_DEVICE,
+      iova,
+      len,
+      devOff,
     );
     for (let polls = 0; polls < 10_000; polls++) {
       const st = yield* h.readl(d.regs + TESTNIC_STATUS);
