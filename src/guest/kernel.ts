@@ -156,26 +156,29 @@ export class GuestPciSubsystem extends PciSubsystem {
     super(mmio);
   }
 
-  /** device_attach() with driver_override (drivers/pci/pci-driver.c pci_match_device). */
-  override *bind(pdev: PciDev): Task<number> {
-    if (pdev.driver || pdev.removed) return 0;
+  /**
+   * pci_match_device() with driver_override (drivers/pci/pci-driver.c).
+   * MODEL: the overriding driver must also match the ids.
+   */
+  protected override matchDriver(pdev: PciDev): PciDriver | undefined {
     const want = this.driverOverride.get(pdev);
-    const drv = this.drivers.find(
+    return this.drivers.find(
       (d) => (want === undefined || d.name === want) && d.matches(pdev.vendor, pdev.device),
     );
-    if (!drv) return -ENODEV;
-    pdev.driver = drv;
+  }
+
+  protected override probing(pdev: PciDev, drv: PciDriver): void {
     const dev = this.kernel.deviceOf(pdev);
     if (dev) dev.lastDriver = drv.name;
-    const rc = yield* drv.probe(pdev);
-    if (rc !== 0) pdev.driver = undefined;
+  }
+
+  protected override probed(pdev: PciDev, drv: PciDriver, rc: number): void {
     this.kernel.sim.trace.emit('guest.drv', {
-      dev: dev?.name ?? formatBdf(pdev.bdf),
+      dev: this.kernel.deviceOf(pdev)?.name ?? formatBdf(pdev.bdf),
       drv: drv.name,
       event: 'probe',
       detail: `rc=${rc}`,
     });
-    return rc;
   }
 }
 

@@ -31,7 +31,7 @@ import {
   EEH_PE_DEVICE,
 } from '../kernel/eeh_consts.js';
 import { EehDev, type EehPe } from '../kernel/eeh_dev.js';
-import type { MmioOps, PciDev } from '../kernel/pci.js';
+import type { MmioOps, PciDev, PciDriver } from '../kernel/pci.js';
 import { PciSubsystem } from '../kernel/pci_core.js';
 import { sleep, type Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
@@ -103,20 +103,17 @@ export class HostPciSubsystem extends PciSubsystem {
     super(mmio);
   }
 
-  override *bind(pdev: PciDev): Task<number> {
-    if (pdev.driver || pdev.removed) return 0;
-    const p = pdev as HostPciDev;
-    const want = p.driverOverride;
-    const drv = this.drivers.find((d) =>
+  protected override matchDriver(pdev: PciDev): PciDriver | undefined {
+    const want = (pdev as HostPciDev).driverOverride;
+    return this.drivers.find((d) =>
       want === undefined ? d.matches(pdev.vendor, pdev.device) : d.name === want,
     );
-    if (!drv) return -ENODEV;
-    pdev.driver = drv;
-    const rc = yield* drv.probe(pdev);
-    if (rc !== 0) pdev.driver = undefined;
-    else p.lastDriver = drv.name;
+  }
+
+  protected override probed(pdev: PciDev, drv: PciDriver, rc: number): void {
+    const p = pdev as HostPciDev;
+    if (rc === 0) p.lastDriver = drv.name;
     this.kernel.sim.trace.emit('host.pci.bind', { dev: p.name, driver: drv.name, rc });
-    return rc;
   }
 }
 

@@ -6,6 +6,7 @@
  * (eeh_bars.ts), through the platform's config accessors.
  */
 import type { Task } from '../sim/scheduler.js';
+import { ENODEV } from '../uapi/errno.js';
 import type { MmioOps, PciDev, PciDriver } from './pci.js';
 
 export class PciSubsystem {
@@ -25,16 +26,32 @@ export class PciSubsystem {
     this.drivers.push(driver);
   }
 
-  /** Binds the first matching driver (device_attach). Returns the probe's result. */
+  /**
+   * Binds the first matching driver (device_attach -> driver_probe_device).
+   * Returns the probe's result; -ENODEV when no driver matches.
+   */
   *bind(pdev: PciDev): Task<number> {
     if (pdev.driver || pdev.removed) return 0;
-    const drv = this.drivers.find((d) => d.matches(pdev.vendor, pdev.device));
-    if (!drv) return -19; // -ENODEV: no driver
+    const drv = this.matchDriver(pdev);
+    if (!drv) return -ENODEV;
     pdev.driver = drv;
+    this.probing(pdev, drv);
     const rc = yield* drv.probe(pdev);
     if (rc !== 0) pdev.driver = undefined;
+    this.probed(pdev, drv, rc);
     return rc;
   }
+
+  /** pci_match_device(): the driver for `pdev` (by vendor / device id here). */
+  protected matchDriver(pdev: PciDev): PciDriver | undefined {
+    return this.drivers.find((d) => d.matches(pdev.vendor, pdev.device));
+  }
+
+  /** Hook: `drv` is about to probe `pdev`. */
+  protected probing(_pdev: PciDev, _drv: PciDriver): void {}
+
+  /** Hook: `drv`'s probe of `pdev` returned `rc` (pdev.driver is unset again on failure). */
+  protected probed(_pdev: PciDev, _drv: PciDriver, _rc: number): void {}
 
   *unbind(pdev: PciDev): Task<void> {
     const drv = pdev.driver;
