@@ -4,14 +4,7 @@
  */
 import type { Task } from '../../sim/scheduler.js';
 import type { DmaCheck, IoResult, TestnicSlot } from '../drivers/testnic.js';
-import type { GuestKernel } from '../kernel.js';
-import {
-  DEFAULT_DMA_BYTES,
-  runWorkload,
-  type WorkloadHandle,
-  type WorkloadSpec,
-  type WorkloadStats,
-} from './common.js';
+import type { WorkloadStats } from './common.js';
 
 export function dmaPingPongOp(bytes: number) {
   return function* (slot: TestnicSlot, _i: number, stats: WorkloadStats): Task<IoResult<DmaCheck>> {
@@ -22,15 +15,4 @@ export function dmaPingPongOp(bytes: number) {
     }
     return r;
   };
-}
-
-export function startDmaPingPong(
-  kernel: GuestKernel,
-  spec: Omit<WorkloadSpec, 'kind'>,
-): WorkloadHandle {
-  return runWorkload(
-    kernel,
-    { ...spec, kind: 'dma-pingpong' },
-    dmaPingPongOp(spec.bytes ?? DEFAULT_DMA_BYTES),
-  );
 }

@@ -4,6 +4,8 @@ import {
   DEFAULT_DMA_BYTES,
   runWorkload,
   type WorkloadHandle,
+  type WorkloadKind,
+  type WorkloadOp,
   type WorkloadSpec,
 } from './common.js';
 import { dmaPingPongOp } from './dma_pingpong.js';
@@ -13,20 +15,24 @@ import { mmioReadOp } from './mmio_read.js';
 
 export * from './common.js';
 
-export function startWorkload(kernel: GuestKernel, spec: WorkloadSpec): WorkloadHandle {
-  const bytes = spec.bytes ?? DEFAULT_DMA_BYTES;
-  switch (spec.kind) {
+/** The op of a workload kind (`bytes`: DMA size of the DMA kinds). */
+export function workloadOp(kind: WorkloadKind, bytes: number): WorkloadOp {
+  switch (kind) {
     case 'mmio-read':
-      return runWorkload(kernel, spec, mmioReadOp);
+      return mmioReadOp;
     case 'dma-pingpong':
-      return runWorkload(kernel, spec, dmaPingPongOp(bytes));
+      return dmaPingPongOp(bytes);
     case 'mixed':
-      return runWorkload(kernel, spec, mixedOp(bytes));
+      return mixedOp(bytes);
     case 'link-status':
-      return runWorkload(kernel, spec, linkStatusOp);
+      return linkStatusOp;
     default: {
-      const never: never = spec.kind;
+      const never: never = kind;
       throw new Error(`unknown workload kind ${String(never)}`);
     }
   }
+}
+
+export function startWorkload(kernel: GuestKernel, spec: WorkloadSpec): WorkloadHandle {
+  return runWorkload(kernel, spec, workloadOp(spec.kind, spec.bytes ?? DEFAULT_DMA_BYTES));
 }

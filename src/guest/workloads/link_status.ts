@@ -6,13 +6,7 @@
  */
 import type { Task } from '../../sim/scheduler.js';
 import type { IoResult, TestnicSlot } from '../drivers/testnic.js';
-import type { GuestKernel } from '../kernel.js';
-import {
-  runWorkload,
-  type WorkloadHandle,
-  type WorkloadSpec,
-  type WorkloadStats,
-} from './common.js';
+import type { WorkloadStats } from './common.js';
 
 export function* linkStatusOp(
   slot: TestnicSlot,
@@ -22,11 +16,4 @@ export function* linkStatusOp(
   const r = yield* slot.readLinkStatus();
   if (r.ok && r.value === 0xffff_ffff) stats.allOnes++;
   return r;
-}
-
-export function startLinkStatus(
-  kernel: GuestKernel,
-  spec: Omit<WorkloadSpec, 'kind'>,
-): WorkloadHandle {
-  return runWorkload(kernel, { ...spec, kind: 'link-status' }, linkStatusOp);
 }

@@ -2,13 +2,7 @@
 import { TESTNIC_ID_VALUE } from '../../hw/devices/testnic.js';
 import type { Task } from '../../sim/scheduler.js';
 import type { IoResult, TestnicSlot } from '../drivers/testnic.js';
-import type { GuestKernel } from '../kernel.js';
-import {
-  runWorkload,
-  type WorkloadHandle,
-  type WorkloadSpec,
-  type WorkloadStats,
-} from './common.js';
+import type { WorkloadStats } from './common.js';
 
 export function* mmioReadOp(
   slot: TestnicSlot,
@@ -21,11 +15,4 @@ export function* mmioReadOp(
     if (r.value !== TESTNIC_ID_VALUE) stats.badValues++;
   }
   return r;
-}
-
-export function startMmioRead(
-  kernel: GuestKernel,
-  spec: Omit<WorkloadSpec, 'kind'>,
-): WorkloadHandle {
-  return runWorkload(kernel, { ...spec, kind: 'mmio-read' }, mmioReadOp);
 }
