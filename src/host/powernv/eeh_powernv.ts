@@ -319,15 +319,14 @@ export class PnvEehOps implements EehOps {
    * again in n ms" return is folded into the firmware call (it sleeps).
    */
   private *phbReset(pe: EehPe, option: number): Task<number> {
-    let rc: OpalRc;
-    if (option === EEH_RESET_FUNDAMENTAL || option === EEH_RESET_HOT) {
-      rc = yield* this.opal.pciReset(pe.phb, pe.addr, OPAL_RESET_PHB_COMPLETE, OPAL_ASSERT_RESET);
-    } else {
-      rc = yield* this.opal.pciReset(pe.phb, pe.addr, OPAL_RESET_PHB_COMPLETE, OPAL_DEASSERT_RESET);
-      if (rc >= 0) yield* this.settle();
-    }
-    if (rc !== OPAL_SUCCESS) this.opalError('pci_reset', pe.phb, pe.addr, rc);
-    return this.traceReset(pe, 'phb', option, rc === OPAL_SUCCESS ? 0 : -EIO);
+    const assert = option === EEH_RESET_FUNDAMENTAL || option === EEH_RESET_HOT;
+    return yield* this.opalReset(
+      pe,
+      'phb',
+      option,
+      OPAL_RESET_PHB_COMPLETE,
+      assert ? OPAL_ASSERT_RESET : OPAL_DEASSERT_RESET,
+    );
   }
 
   /**
@@ -338,22 +337,37 @@ export class PnvEehOps implements EehOps {
    * number goes along with the PHB id.
    */
   private *rootReset(pe: EehPe, option: number): Task<number> {
-    let rc: OpalRc;
     if (option === EEH_RESET_FUNDAMENTAL) {
-      rc = yield* this.opal.pciReset(
-        pe.phb,
-        pe.addr,
+      return yield* this.opalReset(
+        pe,
+        'root',
+        option,
         OPAL_RESET_PCI_FUNDAMENTAL,
         OPAL_ASSERT_RESET,
       );
-    } else if (option === EEH_RESET_HOT) {
-      rc = yield* this.opal.pciReset(pe.phb, pe.addr, OPAL_RESET_PCI_HOT, OPAL_ASSERT_RESET);
-    } else {
-      rc = yield* this.opal.pciReset(pe.phb, pe.addr, OPAL_RESET_PCI_HOT, OPAL_DEASSERT_RESET);
-      if (rc >= 0) yield* this.settle();
     }
+    if (option === EEH_RESET_HOT) {
+      return yield* this.opalReset(pe, 'root', option, OPAL_RESET_PCI_HOT, OPAL_ASSERT_RESET);
+    }
+    return yield* this.opalReset(pe, 'root', option, OPAL_RESET_PCI_HOT, OPAL_DEASSERT_RESET);
+  }
+
+  /**
+   * One opal_pci_reset() as pnv_eeh_phb_reset() and pnv_eeh_root_reset()
+   * issue it: the settle delay after a deassert, a firmware error logged
+   * and returned as -EIO.
+   */
+  private *opalReset(
+    pe: EehPe,
+    method: string,
+    option: number,
+    scope: number,
+    state: number,
+  ): Task<number> {
+    const rc = yield* this.opal.pciReset(pe.phb, pe.addr, scope, state);
+    if (state === OPAL_DEASSERT_RESET && rc >= 0) yield* this.settle();
     if (rc !== OPAL_SUCCESS) this.opalError('pci_reset', pe.phb, pe.addr, rc);
-    return this.traceReset(pe, 'root', option, rc === OPAL_SUCCESS ? 0 : -EIO);
+    return this.traceReset(pe, method, option, rc === OPAL_SUCCESS ? 0 : -EIO);
   }
 
   /**
