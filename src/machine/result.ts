@@ -234,6 +234,10 @@ export interface GuestDetails {
   workloads: Array<Record<string, unknown>>;
 }
 
+/**
+ * Times in the details are scenario times (from the end of the set-up);
+ * add `setupNs` for the trace's absolute virtual time.
+ */
 export interface MachineDetails {
   /** Virtual time of scenario time 0 (host boot and VMM starts before it). */
   setupNs: Ns;
@@ -251,6 +255,11 @@ export interface MachineDetails {
     workloads: HostWorkloadStats[];
   };
   costs: Array<{ name: string; ns: Ns; layer: string; source: string }>;
+}
+
+/** A recovery record with its times in scenario time. */
+function inScenarioTime(m: Machine, r: RecoveryRecord): RecoveryRecord {
+  return { ...r, startNs: r.startNs - m.t0, endNs: r.endNs - m.t0 };
 }
 
 function guestDetails(m: Machine, g: MachineGuest): GuestDetails {
@@ -279,7 +288,7 @@ function guestDetails(m: Machine, g: MachineGuest): GuestDetails {
     tce: { maps: vs.tceMaps, unmaps: vs.tceUnmaps, errors: vs.tceErrors },
     stateQuery: { calls: q?.calls ?? 0, meanNs: q?.calls ? Math.round(q.ns / q.calls) : 0 },
     layers: m.sim.accounting.layersOf(g.name),
-    recoveries: snap.recoveries,
+    recoveries: snap.recoveries.map((r) => inScenarioTime(m, r)),
     eeh: snap.eehStats,
     hotplug: snap.hotplug,
     workloads: g.workloads.map((w) => ({ ...w.stats })),
@@ -302,7 +311,7 @@ export function machineDetails(m: Machine): MachineDetails {
     guests: m.guests.map((g) => guestDetails(m, g)),
     host: {
       eeh: { enabled: m.host.eeh.enabled, maxFreezes: m.host.eeh.maxFreezes, ...m.host.eeh.stats },
-      recoveries: m.host.eeh.recoveries.map((r) => ({ ...r })),
+      recoveries: m.host.eeh.recoveries.map((r) => inScenarioTime(m, r)),
       layers: m.sim.accounting.layersOf('host'),
       workloads: m.hostWorkloads.map((w) => ({ ...w.stats })),
     },
@@ -319,7 +328,7 @@ export function machineResult(m: Machine): RunResult & { details: MachineDetails
     scenario: m.scenario.name,
     seed: m.scenario.seed,
     design: m.scenario.design,
-    endNs: m.sim.now,
+    endNs: m.now,
     devices,
     steps: m.stepResults.map((s) => ({ ...s })),
     peStates,

@@ -17,7 +17,6 @@ import { eehOpOf, rtasCallOf, vfioRequestOf } from '../scenario/to_machine.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { H_RTAS } from '../uapi/hcall.js';
-import type { Gpa } from '../uapi/ids.js';
 import {
   buidHi,
   buidLo,
@@ -110,9 +109,6 @@ export function rtasArgWord(
   }
 }
 
-/** Guest RAM for the raw RTAS buffers, one per VM (allocated at the first step). */
-const rtasBuffers = new WeakMap<Vm, Gpa>();
-
 export function* rtasStep(
   m: StepMachine,
   step: Extract<Step, { kind: 'rtas' }>,
@@ -128,11 +124,9 @@ export function* rtasStep(
     RTAS_ARGS_KVM_SIZE,
     rtasBufferSize(Math.max(nargs, args.length), step.nret),
   );
-  let at = rtasBuffers.get(vm);
-  if (at === undefined) {
-    at = vm.ram.alloc(size, 8);
-    rtasBuffers.set(vm, at);
-  }
+  // Its own buffer in guest RAM: steps at the same time do not share one
+  // (the guest kernel's rtas_call() serializes on rtas_lock; raw steps don't).
+  const at = vm.ram.alloc(size, 8);
   const buf = new Uint8Array(size);
   writeRtasCall(buf, 0, { token, args, nret: step.nret });
   const view = new DataView(buf.buffer);

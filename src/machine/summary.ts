@@ -15,7 +15,7 @@ import type { GuestDetails, MachineDetails } from './result.js';
 const at = (t: Ns): string => `+${formatNs(t)}`;
 
 function plural(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
+  return `${n} ${what}${n === 1 ? '' : what.endsWith('ch') ? 'es' : 's'}`;
 }
 
 /** `name xN (mean)` for the RTAS calls of a guest, EEH calls first. */
@@ -97,7 +97,7 @@ export function machineSummary(m: Machine, r: RunResult, d: MachineDetails): str
         rec.hotplug ? 'remove + rescan' : 'driver callbacks',
       ];
       lines.push(
-        `  recovery of ${rec.pe} (freeze ${rec.freezeCount}): detected and started ${at(rec.startNs - t0)}, ended ${at(rec.endNs - t0)}: ${rec.outcome} in ${formatNs(rec.endNs - rec.startNs)} (${how.join(', ')}, result ${rec.result})`,
+        `  recovery of the guest's ${rec.pe} (freeze ${rec.freezeCount}): detected and started ${at(rec.startNs)}, ended ${at(rec.endNs)}: ${rec.outcome} in ${formatNs(rec.endNs - rec.startNs)} (${how.join(', ')}, result ${rec.result})`,
       );
     }
     if (Object.keys(g.rtas).length) lines.push(`  RTAS calls: ${rtasLine(g)}`);
@@ -126,7 +126,7 @@ export function machineSummary(m: Machine, r: RunResult, d: MachineDetails): str
     );
     const ok = g.workloads.reduce((n, w) => n + ((w.completed as number) ?? 0), 0);
     lines.push(
-      `  integrity: ${io.silent} silent reads, ${io.mism} DMA mismatches, ${io.dropped} writes dropped, ${io.retried} I/Os retried, ${io.lost} lost, ${ok} completed`,
+      `  integrity: ${plural(io.silent, 'silent read')}, ${plural(io.mism, 'DMA mismatch')}, ${plural(io.dropped, 'write')} dropped, ${plural(io.retried, 'I/O')} retried, ${io.lost} lost, ${ok} completed`,
     );
     const hc = Object.entries(g.hcalls).map(([n, h]) => `${n} ${h.exits}`);
     lines.push(
@@ -138,17 +138,17 @@ export function machineSummary(m: Machine, r: RunResult, d: MachineDetails): str
   const hostDevs = r.devices.filter((x) => x.owner === 'host');
   const he = d.host.eeh;
   lines.push(
-    `host: EEH ${he.enabled ? 'on' : 'off'}, max_freezes ${he.maxFreezes}; ${he.slotResets} frozen PEs found, ${he.recovered} recovered, ${he.permFailures} failed, ${he.falsePositives} false positives; ${d.host.recoveries.length} recover${d.host.recoveries.length === 1 ? 'y' : 'ies'} by the host`,
+    `host: EEH ${he.enabled ? 'on' : 'off'}, max_freezes ${he.maxFreezes}; ${plural(Number(he.slotResets), 'frozen PE')} found, ${he.recovered} recovered, ${he.permFailures} failed, ${he.falsePositives} false positives; ${d.host.recoveries.length} recover${d.host.recoveries.length === 1 ? 'y' : 'ies'} by the host`,
   );
   for (const dev of hostDevs) {
     if (dev.status === 'unaffected' && !dev.checks && !d.host.workloads.length) continue;
     lines.push(
-      `  ${dev.device}: ${dev.status}${dev.cause ? ` (${dev.cause})` : ''}${dev.recoveryNs !== undefined ? ` in ${formatNs(dev.recoveryNs)}` : ''}; ${plural(dev.checks, 'check')}, ${dev.falsePositives} false positives; ${dev.integrity.retriedIos} I/Os retried, ${dev.integrity.lostIos} lost`,
+      `  ${dev.device}: ${dev.status}${dev.cause ? ` (${dev.cause})` : ''}${dev.recoveryNs !== undefined ? ` in ${formatNs(dev.recoveryNs)}` : ''}; ${plural(dev.checks, 'check')}, ${dev.falsePositives} false positives; ${plural(dev.integrity.retriedIos, 'I/O')} retried, ${dev.integrity.lostIos} lost`,
     );
   }
   for (const rec of d.host.recoveries) {
     lines.push(
-      `  recovery of ${rec.pe}: ${at(rec.startNs - t0)} .. ${at(rec.endNs - t0)}: ${rec.outcome} (${rec.reset ? 'PE reset' : 'no reset'}${rec.hotplug ? ', remove + rescan' : ''})`,
+      `  recovery of ${rec.pe}: ${at(rec.startNs)} .. ${at(rec.endNs)}: ${rec.outcome} (${rec.reset ? 'PE reset' : 'no reset'}${rec.hotplug ? ', remove + rescan' : ''})`,
     );
   }
   lines.push(`  charged time by layer: ${layersLine(d.host.layers) || '-'}`);
