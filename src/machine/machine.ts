@@ -41,7 +41,7 @@ import type { StepOutcome } from '../scenario/result.js';
 import { DeviceIndex, type PlacedDevice, type Scenario } from '../scenario/schema/index.js';
 import { topologySpecOf } from '../scenario/to_machine.js';
 import { CostModel } from '../sim/costs.js';
-import { type Process, sleep, type Task } from '../sim/scheduler.js';
+import { sleep, type Task } from '../sim/scheduler.js';
 import { Sim } from '../sim/sim.js';
 import { ms, type Ns } from '../sim/time.js';
 import { Vfio } from '../vfio/vfio.js';
@@ -127,8 +127,8 @@ export class Machine implements StepMachine {
   /** Virtual time of scenario time 0 (after the host boot and the VMM starts). */
   readonly t0: Ns;
   private readonly counters = new Map<string, OpCounter>();
-  /** IOMMU group -> the virtual PHB it is passed through on. */
-  private readonly groupUsers = new Map<number, string>();
+  /** Host function (`0000:00:01.0`) -> the virtual PHB the scenario passes it on (`guests[0].phbs[0]`). */
+  private readonly virtualPhbOf = new Map<string, string>();
   private readonly source: string;
   private ran = false;
 
@@ -168,6 +168,14 @@ export class Machine implements StepMachine {
     this.kvm = new Kvm(this.sim, { memory: this.hw.memory, mmio: this.hw });
     this.kvm.register(this.host.syscalls);
 
+    s.guests.forEach((g, gi) => {
+      g.phbs.forEach((p, pj) => {
+        for (const d of p.devices) {
+          for (const h of this.hostDevices(d.device))
+            this.virtualPhbOf.set(h.name, `guests[${gi}].phbs[${pj}]`);
+        }
+      });
+    });
     const vmms = s.guests.map((_g, gi) => this.startVmm(gi));
     this.t0 = this.sim.now;
     s.guests.forEach((g, gi) => {
@@ -186,6 +194,8 @@ export class Machine implements StepMachine {
       const kernel = startGuest(this.sim, vm, {
         drivers,
         workloads: [],
+        // MODEL: the scenario has one eeh_max_freezes (topology.host); each
+        // guest kernel has its own in reality and gets the same value here.
         maxFreezes: s.topology.host.max_freezes,
         oracle: { mmioFrozen: (gpa) => this.mmioFrozen(vm, gpa) },
         ...(this.design.guestOps ? { opsFactory: this.design.guestOps } : {}),
@@ -288,16 +298,28 @@ export class Machine implements StepMachine {
         ]);
       }
       const [group] = [...groups.keys()] as [number];
-      const other = this.groupUsers.get(group);
-      if (other !== undefined) {
+      // VFIO hands a group out only when every function of it is bound to
+      // vfio-pci (src/vfio/group.ts): say which one is missing.
+      const members = this.host.groups[group]?.pdevs ?? [];
+      const elsewhere = members.filter((x) => (this.virtualPhbOf.get(x.name) ?? path) !== path);
+      if (elsewhere.length) {
+        const where = elsewhere.map((x) => `${x.name} on ${this.virtualPhbOf.get(x.name)}`);
         this.fail([
           {
             path: `${path}.devices`,
-            message: `IOMMU group ${group} is already passed through by ${other} (a group goes to one virtual PHB of one guest; pass all its devices there)`,
+            message: `IOMMU group ${group} is split between virtual PHBs (${where.join(', ')}): a group goes to one virtual PHB of one guest (QEMU: one group per container)`,
           },
         ]);
       }
-      this.groupUsers.set(group, path);
+      const missing = members.filter((x) => !this.virtualPhbOf.has(x.name));
+      if (missing.length) {
+        this.fail([
+          {
+            path: `${path}.devices`,
+            message: `IOMMU group ${group} also holds ${missing.map((x) => x.name).join(', ')}, which is not passed through (VFIO needs every function of a group bound to vfio-pci): pass it on the same virtual PHB`,
+          },
+        ]);
+      }
       phbs.push({ index, iommuGroup: group, devices });
     });
     const vmm = new Vmm(
@@ -574,13 +596,5 @@ export class Machine implements StepMachine {
   /** Scenario time now. */
   get now(): Ns {
     return this.sim.now - this.t0;
-  }
-
-  /** The processes still alive (tests). */
-  get workloadProcesses(): Process[] {
-    return [
-      ...this.guests.flatMap((g) => g.workloads.map((w) => w.process as Process)),
-      ...this.hostWorkloads.map((w) => w.process as Process),
-    ];
   }
 }

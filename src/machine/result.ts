@@ -291,7 +291,10 @@ function guestDetails(m: Machine, g: MachineGuest): GuestDetails {
     recoveries: snap.recoveries.map((r) => inScenarioTime(m, r)),
     eeh: snap.eehStats,
     hotplug: snap.hotplug,
-    workloads: g.workloads.map((w) => ({ ...w.stats })),
+    workloads: g.workloads.map((w) => {
+      const rel = (t: Ns | undefined) => (t === undefined ? null : t - m.t0);
+      return { ...w.stats, startedNs: rel(w.stats.startedNs), finishedNs: rel(w.stats.finishedNs) };
+    }),
   };
 }
 

@@ -51,8 +51,21 @@ describe('scenario errors of the machine', () => {
         { name: 'vm1', phbs: [{ devices: [{ device: 'nic1' }] }] },
       ],
     });
-    expect(e.message).toContain('guests[1].phbs[0].devices');
-    expect(e.message).toContain('IOMMU group 0 is already passed through by guests[0].phbs[0]');
+    expect(e.message).toContain('guests[0].phbs[0].devices');
+    expect(e.message).toContain(
+      'IOMMU group 0 is split between virtual PHBs (0000:00:02.0 on guests[1].phbs[0])',
+    );
+  });
+
+  it('a group passed through without all its functions', () => {
+    const e = buildError({
+      topology: {
+        phbs: [{ id: 0, devices: [{ name: 'df0', model: 'dual_function', bdf: '00:01.0' }] }],
+      },
+      guests: [{ name: 'vm0', phbs: [{ devices: [{ device: '0000:00:01.1' }] }] }],
+    });
+    expect(e.message).toContain('guests[0].phbs[0].devices');
+    expect(e.message).toContain('IOMMU group 0 also holds 0000:00:01.0');
   });
 
   it('a BUID QEMU would not give a virtual PHB', () => {
