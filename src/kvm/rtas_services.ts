@@ -10,13 +10,32 @@
  * without touching the hypercall path. Which services exist is a property of
  * the host kernel (the Kvm module); which tokens are bound is per VM.
  */
+import type { FileOps } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
+import type { Buid } from '../uapi/ids.js';
 import { RTAS_OUT_PARAM_ERROR } from '../uapi/rtas.js';
+
+/** What an in-kernel handler may see of its VM (struct kvm). */
+export interface KvmRtasVm {
+  readonly vmName: string;
+  /** kvm->mm: the address space of the VMM that created the VM. */
+  readonly mm: object;
+  /** kvm-vfio: the VFIO group files the VMM linked (GROUP_ADD checked its fd table). */
+  readonly vfioGroups: readonly FileOps[];
+  /** EXPERIMENTAL: KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING entries of this VM. */
+  readonly eehMappings: ReadonlyArray<{
+    readonly group: FileOps;
+    readonly buid: Buid;
+    readonly peConfigAddr: number;
+  }>;
+}
 
 /** The kernel's copy of the guest's struct rtas_args during one in-kernel call. */
 export interface KvmRtasCall {
   /** Name of the VM (owner tag). */
   readonly vmName: string;
+  /** The VM the call comes from (handlers reach only what is registered here). */
+  readonly vm: KvmRtasVm;
   readonly vcpuId: number;
   readonly token: number;
   readonly nargs: number;

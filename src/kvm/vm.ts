@@ -564,6 +564,7 @@ export class Vm implements GuestPlatform {
     const retsAt = 12 + 4 * nargs;
     const call: KvmRtasCall = {
       vmName: this.vmName,
+      vm: this,
       vcpuId: vcpu.id,
       token,
       nargs,

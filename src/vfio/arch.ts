@@ -11,6 +11,7 @@ import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { EehPe } from '../kernel/eeh_dev.js';
 import type { Task } from '../sim/scheduler.js';
 import { ENOTTY } from '../uapi/errno.js';
+import type { Buid } from '../uapi/ids.js';
 
 /** What the arch hook may see of the device behind the fd. */
 export interface VfioArchDevice {
@@ -28,6 +29,11 @@ export interface VfioPciArch {
   ioctl(proc: HostProcess, dev: VfioArchDevice, request: number, arg: IoctlArg): Task<number>;
   /** The device's last file closed: drop per-device state. */
   release?(dev: VfioArchDevice): void;
+  /**
+   * EXPERIMENTAL (never merged): the PE a guest RTAS address names, among
+   * the mappings `owner` (a process's mm) set - see experimental_addr_mapping.ts.
+   */
+  lookupPe?(owner: object, buid: Buid, addr: number): { groupId: number; pe: EehPe } | undefined;
 }
 
 /** The weak default: every unknown request is -ENOTTY. */

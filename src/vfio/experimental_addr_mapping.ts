@@ -39,6 +39,11 @@ export interface AddrMappingEntry {
   readonly device: string;
   readonly groupId: number;
   readonly pe: EehPe;
+  /**
+   * The address space (`current->mm`) of the process that set the mapping:
+   * a guest address means something only inside the VM of that process.
+   */
+  readonly owner: object;
 }
 
 const key = (buid: bigint, configAddr: number): string => `${buid.toString(16)}:${configAddr}`;
@@ -50,14 +55,21 @@ const key = (buid: bigint, configAddr: number): string => `${buid.toString(16)}:
  */
 export class PowernvAddrMapping implements VfioPciArch {
   readonly name = 'powernv-experimental-addr-mapping';
-  private readonly table = new Map<string, AddrMappingEntry>();
+  /**
+   * One table per owner (the setting process's mm): two VMMs give their
+   * virtual PHBs the same BUIDs (QEMU: SPAPR_PCI_BASE_BUID + index), so a
+   * guest address is only unique within one VM. MODEL: the 2013 patch kept
+   * one host-wide table; scoping it by mm is the model's answer to the
+   * thread's "why VFIO?" - nothing outside the owner can reach an entry.
+   */
+  private readonly tables = new Map<object, Map<string, AddrMappingEntry>>();
 
   constructor(private readonly sim: Sim) {}
 
-  *ioctl(_proc: HostProcess, dev: VfioArchDevice, request: number, arg: IoctlArg): Task<number> {
+  *ioctl(proc: HostProcess, dev: VfioArchDevice, request: number, arg: IoctlArg): Task<number> {
     switch (request) {
       case VFIO_DEVICE_SET_ADDR_MAPPING:
-        return this.setMapping(dev, arg);
+        return this.setMapping(proc.mm, dev, arg);
       default:
         return -ENOTTY;
     }
@@ -67,9 +79,10 @@ export class PowernvAddrMapping implements VfioPciArch {
    * Checks as a VFIO ioctl would: copy minsz (-EFAULT), argsz and flags
    * (-EINVAL), a config address with bits outside bus/devfn (-EINVAL), the
    * device's group has no PE (-ENODEV), the address is taken by another
-   * device (-EEXIST). A device has one mapping; setting it again replaces it.
+   * device of the same owner (-EEXIST). A device has one mapping; setting
+   * it again replaces it.
    */
-  private setMapping(dev: VfioArchDevice, arg: IoctlArg): number {
+  private setMapping(owner: object, dev: VfioArchDevice, arg: IoctlArg): number {
     const st = vfio_device_addr_mapping;
     const minsz = st.offsetofEnd('config_addr');
     const m = copyArgszFromUser(arg, st, minsz);
@@ -79,15 +92,21 @@ export class PowernvAddrMapping implements VfioPciArch {
     const pe = dev.pe();
     if (!pe) return -ENODEV;
     const k = key(m.buid, m.config_addr);
-    const taken = this.table.get(k);
+    const taken = this.tables.get(owner)?.get(k);
     if (taken && taken.device !== dev.name) return -EEXIST;
     this.release(dev);
-    this.table.set(k, {
+    let table = this.tables.get(owner);
+    if (!table) {
+      table = new Map();
+      this.tables.set(owner, table);
+    }
+    table.set(k, {
       buid: m.buid as Buid,
       configAddr: m.config_addr,
       device: dev.name,
       groupId: dev.groupId,
       pe,
+      owner,
     });
     this.sim.trace.emit('vfio.experimental.addr_mapping', {
       dev: dev.name,
@@ -100,15 +119,45 @@ export class PowernvAddrMapping implements VfioPciArch {
 
   /** The device's last file closed: its mapping goes. */
   release(dev: VfioArchDevice): void {
-    for (const [k, e] of this.table) if (e.device === dev.name) this.table.delete(k);
+    for (const [owner, table] of this.tables) {
+      for (const [k, e] of table) if (e.device === dev.name) table.delete(k);
+      if (table.size === 0) this.tables.delete(owner);
+    }
   }
 
-  /** EXPERIMENTAL: the host PE behind a guest (BUID, config address), if mapped. */
-  lookup(buid: Buid, configAddr: number): AddrMappingEntry | undefined {
-    return this.table.get(key(buid, configAddr));
+  /**
+   * EXPERIMENTAL: the host PE behind a guest (BUID, config address), if
+   * mapped - by `owner` when given (what an in-kernel user must pass),
+   * else by any process (inspection, tests).
+   */
+  lookup(buid: Buid, configAddr: number, owner?: object): AddrMappingEntry | undefined {
+    const k = key(buid, configAddr);
+    if (owner !== undefined) return this.tables.get(owner)?.get(k);
+    for (const t of this.tables.values()) {
+      const e = t.get(k);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * EXPERIMENTAL: the entry of `owner` for a guest RTAS address: the device
+   * at that config address, else - for a PE address `(bus << 16) + 1`, as
+   * ibm,get-config-addr-info2 returns it - the first device on that bus.
+   */
+  lookupPe(owner: object, buid: Buid, addr: number): AddrMappingEntry | undefined {
+    const table = this.tables.get(owner);
+    if (!table) return undefined;
+    const exact = table.get(key(buid, addr));
+    if (exact) return exact;
+    const bus = (addr >>> 16) & 0xff;
+    for (const e of table.values()) {
+      if (e.buid === buid && ((e.configAddr >>> 16) & 0xff) === bus) return e;
+    }
+    return undefined;
   }
 
   entries(): AddrMappingEntry[] {
-    return [...this.table.values()];
+    return [...this.tables.values()].flatMap((t) => [...t.values()]);
   }
 }
