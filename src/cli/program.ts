@@ -7,8 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CampaignFileError } from '../campaign/jsonl.js';
 import { QueueError } from '../campaign/queue.js';
 import { VaryError } from '../campaign/vary.js';
-import { listBuiltins, loadScenario, ScenarioNotFound } from '../scenario/builtin.js';
-import { inspectScenario } from '../scenario/inspect.js';
+import { listBuiltins, ScenarioNotFound } from '../scenario/builtin.js';
 import { ScenarioError } from '../scenario/load.js';
 import { RunnerUnavailable, runnerNames, runners } from '../scenario/runner.js';
 import { DESIGNS, scenarioJsonSchema } from '../scenario/schema/index.js';
@@ -121,16 +120,29 @@ Exit codes: 0 all expectations held, 1 an expectation failed, 2 bad input, 3 int
   program
     .command('inspect')
     .description(
-      'validate a scenario and print its topology tree: PHBs, PEs, devices, guests, BUIDs, guest addresses',
+      "build a scenario's machine to the end of its set-up and print what it assigned: PHBs, PEs, devices, BARs, IOMMU groups, guests, BUIDs, guest addresses, RTAS tokens",
     )
     .argument('<scenario>', 'scenario file or built-in name')
-    .option('--json', 'print the validated scenario (defaults filled in, times in ns)')
-    .addHelpText('after', '\nExamples:\n  eehsim inspect default\n  eehsim inspect my.yaml --json')
-    .action((ref: string, opts: { json?: boolean }) => {
-      const { scenario } = loadScenario(ref);
-      io.out(
-        opts.json ? `${JSON.stringify(scenario, null, 2)}\n` : `${inspectScenario(scenario)}\n`,
-      );
+    .option(
+      '--json',
+      'print { scenario (validated, defaults filled in, times in ns), machine (the assigned values) } as JSON',
+    )
+    .addHelpText(
+      'after',
+      `
+The machine is built as \`eehsim run\` builds it (host boot, VMMs, guest
+kernels), without starting workloads, faults or steps.
+
+Examples:
+  eehsim inspect default
+  eehsim inspect my.yaml --json
+
+Exit codes: 0 printed, 2 bad scenario file (line-numbered errors).`,
+    )
+    .action(async (ref: string, opts: { json?: boolean }) => {
+      // Loaded here: the other commands do not need the model.
+      const { cmdInspect } = await import('./inspect.js');
+      cmdInspect(ref, opts, io);
     });
 
   program

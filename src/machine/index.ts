@@ -1,5 +1,6 @@
 export * from './designs.js';
 export * from './faults.js';
+export * from './layout.js';
 export * from './machine.js';
 export * from './result.js';
 export * from './runner.js';

@@ -72,6 +72,11 @@ export interface MachineOptions {
   readonly trace?: boolean;
   /** Name of the scenario's source in error messages (default `scenario <name>`). */
   readonly source?: string;
+  /**
+   * Assemble and check only: workloads and steps are checked; nothing is
+   * started (`eehsim inspect`: `bootGuests()`, then read the machine; layout.ts).
+   */
+  readonly setupOnly?: boolean;
 }
 
 /** QEMU's limit on sPAPR PHB indexes (SPAPR_MAX_PHBS). */
@@ -202,10 +207,12 @@ export class Machine implements StepMachine {
       });
       this.guests.push({ name: g.name, vmm, vm, kernel, passthrough, workloads: [] });
     });
-    this.startWorkloads();
+    this.startWorkloads(!opts.setupOnly);
     this.checkSteps();
-    this.scheduleFaults();
-    this.scheduleSteps();
+    if (!opts.setupOnly) {
+      this.scheduleFaults();
+      this.scheduleSteps();
+    }
   }
 
   /** The errors the PHBs logged, in scenario time. */
@@ -389,7 +396,8 @@ export class Machine implements StepMachine {
     return c;
   }
 
-  private startWorkloads(): void {
+  /** Checks the workloads against the machine and, when `start`, starts them. */
+  private startWorkloads(start: boolean): void {
     this.scenario.workloads.forEach((w, i) => {
       const counter = this.counter(w.device);
       const common = {
@@ -408,6 +416,7 @@ export class Machine implements StepMachine {
             { path: `workloads[${i}].device`, message: `not passed through to ${w.guest}` },
           ]);
         }
+        if (!start) return;
         g.workloads.push(
           startGuestWorkload(g.kernel.kernel, { ...common, device: pt.guestAddress }, counter),
         );
@@ -422,7 +431,8 @@ export class Machine implements StepMachine {
           },
         ]);
       }
-      this.hostWorkloads.push(startHostWorkload(this.host, { ...common, device: pdev }, counter));
+      if (start)
+        this.hostWorkloads.push(startHostWorkload(this.host, { ...common, device: pdev }, counter));
     });
   }
 
@@ -591,6 +601,19 @@ export class Machine implements StepMachine {
     this.sim.run(this.t0 + this.scenario.run_for);
     this.stepResults.sort((a, b) => a.index - b.index);
     return this;
+  }
+
+  /**
+   * Runs until every guest kernel has booted (nothing else runs on a
+   * `setupOnly` machine); returns the scenario time then.
+   */
+  bootGuests(): Ns {
+    while (this.guests.some((g) => !g.kernel.boot.done)) {
+      const next = this.sim.sched.nextEventTime();
+      if (next === undefined) throw new Error('the guest kernels did not finish booting');
+      this.sim.run(next);
+    }
+    return this.now;
   }
 
   /** Scenario time now. */

@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCampaignFile } from '../../src/campaign/jsonl.js';
 import { runCli } from '../../src/cli/program.js';
+import { Machine } from '../../src/machine/machine.js';
+import { loadScenario } from '../../src/scenario/builtin.js';
 import { registerRunner } from '../../src/scenario/runner.js';
 import { validateChromeTrace } from '../../src/trace/validate.js';
+import { formatBdf } from '../../src/uapi/ids.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eehsim-cli-'));
 
@@ -213,12 +216,112 @@ describe('other commands', () => {
     const r = await cli('schema');
     expect(JSON.parse(r.out)).toMatchObject({ title: 'eehsim scenario', type: 'object' });
   });
-  it('inspect prints the topology tree', async () => {
+  it('inspect prints the topology tree of the built machine', async () => {
     const r = await cli('inspect', 'two-guests');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('0000:00:02.0 testnic nic1 -> vm1 (vfio-pci)');
-    expect(r.out).toContain('vPHB BUID 0x800000020000001 (default)');
+    expect(r.out).toContain('0000:00:02.0 testnic nic1 -> vm1 (vfio-pci), IOMMU group 1');
+    // Each guest's first virtual PHB has index 0: both get QEMU's base BUID.
+    expect(r.out.match(/vPHB 0 BUID 0x800000020000000,/g)).toHaveLength(2);
     expect((await cli('inspect', file('b.yaml', 'name: [1'))).code).toBe(2);
+  });
+  for (const name of ['default', 'tour']) {
+    it(`inspect ${name}: the PE numbers and guest addresses the machine has`, async () => {
+      const text = await cli('inspect', name);
+      const json = await cli('inspect', name, '--json');
+      expect(text.code).toBe(0);
+      expect(json.code).toBe(0);
+      const j = JSON.parse(json.out);
+      expect(j.scenario.name).toBe(name);
+      // The machine `eehsim run` builds, booted (faults come later).
+      const m = new Machine(loadScenario(name).scenario, { trace: false });
+      m.sim.run(m.t0 + 2_000_000);
+      for (const phb of m.hw.phbs) {
+        const jp = j.machine.phbs.find((p: { id: number }) => p.id === phb.id);
+        expect(jp.pes.map((pe: { number: number }) => pe.number)).toEqual(
+          phb.pes().map((pe) => pe.number),
+        );
+        for (const pe of phb.pes()) {
+          const parent = pe.parent ? `, parent PE ${pe.parent.number}` : '';
+          expect(text.out).toContain(`PE ${pe.number} (${pe.kind} PE${parent}, `);
+          for (const fn of pe.functions) {
+            const address = `${phb.id.toString(16).padStart(4, '0')}:${formatBdf(fn.bdf)}`;
+            expect(text.out).toContain(`${address} ${fn.model}`);
+            const pdev = m.host.device(address);
+            expect(pdev?.peNumber).toBe(pe.number);
+            for (const b of pdev?.hostResources ?? [])
+              expect(text.out).toContain(`BAR${b.index} 0x${b.start.toString(16)}-`);
+          }
+        }
+      }
+      for (const g of m.guests) {
+        for (const pt of g.passthrough) {
+          const seen = g.kernel.kernel.device(pt.guestAddress);
+          expect(seen?.peAddr).toBe((pt.dev.bus << 16) + 1);
+          expect(text.out).toContain(
+            `BUID 0x${pt.phb.buid.toString(16)}, LIOBN 0x${pt.phb.liobn.toString(16)}`,
+          );
+          expect(text.out).toContain(
+            `${pt.guestAddress} ${pt.ref} (host ${pt.hostAddress}), config address 0x${pt.dev.configAddr.toString(16)}, PE address 0x${seen?.peAddr.toString(16)}`,
+          );
+          for (const b of pt.dev.bars)
+            expect(text.out).toContain(
+              `BAR${b.index} 0x${b.gpa.toString(16)}-0x${(b.gpa + b.size - 1).toString(16)}`,
+            );
+          const jd = j.machine.guests
+            .find((x: { name: string }) => x.name === g.name)
+            .phbs.flatMap((p: { devices: unknown[] }) => p.devices)
+            .find((d: { host: string }) => d.host === pt.hostAddress);
+          expect(jd).toMatchObject({
+            address: pt.guestAddress,
+            configAddr: pt.dev.configAddr,
+            peAddr: seen?.peAddr,
+          });
+        }
+        const tokens = g.vmm.deviceTree?.rtasTokens ?? {};
+        expect(text.out).toContain(
+          `ibm,read-slot-reset-state2 0x${tokens['ibm,read-slot-reset-state2']?.toString(16)}`,
+        );
+      }
+    });
+  }
+  it('inspect default: the values a reader checks by hand', async () => {
+    const r = await cli('inspect', 'default');
+    expect(r.out).toContain('PE 1 (device PE, automatic, DMA window 1 GiB)');
+    expect(r.out).toContain('0000:00:01.0 testnic nic0 -> vm0 (vfio-pci), IOMMU group 0');
+    expect(r.out).toContain(
+      '0000:00:00.0 nic0 (host 0000:00:01.0), config address 0x0, PE address 0x1',
+    );
+    expect(r.out).toContain('ibm,read-slot-reset-state2 0x2022');
+  });
+  it('inspect exits 2 with line-numbered errors, from the loader and from the machine', async () => {
+    const bad = await cli(
+      'inspect',
+      file('bad-inspect.yaml', 'name: x\nseed: -3\ntopology: {phbs: []}\n'),
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('bad-inspect.yaml:2:7: seed: -3 is negative');
+    const buid = await cli(
+      'inspect',
+      file(
+        'bad-buid.yaml',
+        `name: bad-buid
+topology:
+  phbs:
+    - id: 0
+      devices: [{ name: nic0, model: testnic, bdf: "00:01.0" }]
+guests:
+  - name: vm0
+    phbs:
+      - buid: 0x100
+        devices: [{ device: nic0 }]
+`,
+      ),
+    );
+    expect(buid.code).toBe(2);
+    expect(buid.err).toMatch(
+      /bad-buid\.yaml:9:15: guests\[0\]\.phbs\[0\]\.buid: BUID 0x100 is not/,
+    );
+    expect(buid.err).not.toMatch(/\n\s+at /);
   });
   it('compare and serve are reserved', async () => {
     for (const c of ['compare', 'serve']) {
