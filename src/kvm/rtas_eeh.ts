@@ -70,7 +70,7 @@ export const KVM_EEH_SOURCE = 'EXPERIMENTAL (seed option a, never merged): src/k
  * (eeh_pe_get_state -> powernv -> OPAL_PCI_EEH_FREEZE_STATUS) charges its
  * own OPAL costs.
  *
- * MODEL (real mode, `realmode`): to answer from the real-mode hcall path
+ * MODEL: real mode (`realmode`, design a-realmode). To answer from the real-mode hcall path
  * (book3s_hv_rmhandlers.S -> kvmppc_rm_h_rtas, hypothetical) Linux would
  * need a real-mode-safe chain: the token table and the mapping read
  * without sleeping locks (RCU / lockless, as the real-mode H_PUT_TCE code

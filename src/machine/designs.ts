@@ -7,9 +7,38 @@
  * is one more entry here.
  */
 import type { GuestSpec } from '../guest/index.js';
+import {
+  type KvmEehResolver,
+  kvmEehReadSlotResetState2,
+  kvmVfioMappingResolver,
+  vfioAddrMappingResolver,
+} from '../kvm/rtas_eeh.js';
+import { KvmRtasServiceTable, XICS_RTAS_SERVICES } from '../kvm/rtas_services.js';
 import { ScenarioError } from '../scenario/load.js';
 import { DESIGNS, type DesignName, describeDesign } from '../scenario/schema/design.js';
-import { type EehWiring, QEMU_INTERCEPT } from '../vmm/eeh_wiring.js';
+import type { Sim } from '../sim/sim.js';
+import type { VfioPciArch } from '../vfio/arch.js';
+import { PowernvAddrMapping } from '../vfio/experimental_addr_mapping.js';
+import {
+  type EehWiring,
+  KVM_EEH_MAPPING,
+  QEMU_INTERCEPT,
+  VFIO_ADDR_MAPPING,
+} from '../vmm/eeh_wiring.js';
+
+/**
+ * The host kernel a design needs (default: upstream - the four XICS
+ * in-kernel RTAS services, no experimental ABI). A design that adds
+ * in-kernel services runs on a host built with the experimental patches.
+ */
+export interface DesignHost {
+  /** KVM's in-kernel RTAS services (book3s_rtas.c rtas_handlers[]). */
+  kvmServices?(): KvmRtasServiceTable;
+  /** KVM accepts the experimental KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING. */
+  readonly experimentalEehMapping?: boolean;
+  /** The platform's vfio_pci_arch_ioctl() override. */
+  vfioArch?(sim: Sim): VfioPciArch;
+}
 
 export interface MachineDesign {
   readonly name: DesignName;
@@ -18,17 +47,47 @@ export interface MachineDesign {
   wiring(): EehWiring;
   /** The guest kernel's platform ops (default: pseries over RTAS). */
   readonly guestOps?: GuestSpec['opsFactory'];
+  /** The host kernel's side of the design (default: upstream). */
+  readonly host?: DesignHost;
+}
+
+/** Upstream's table plus the EXPERIMENTAL in-kernel state query. */
+function inKernelStateQuery(
+  resolve: KvmEehResolver,
+  path: 'virtual' | 'realmode',
+): () => KvmRtasServiceTable {
+  return () =>
+    new KvmRtasServiceTable([...XICS_RTAS_SERVICES, kvmEehReadSlotResetState2(resolve, path)]);
+}
+
+function design(
+  name: DesignName,
+  wiring: EehWiring,
+  host?: DesignHost,
+): [DesignName, MachineDesign] {
+  return [
+    name,
+    { name, description: describeDesign(name), wiring: () => wiring, ...(host ? { host } : {}) },
+  ];
 }
 
 const REGISTRY = new Map<DesignName, MachineDesign>([
-  [
-    'd',
-    {
-      name: 'd',
-      description: describeDesign('d'),
-      wiring: () => QEMU_INTERCEPT,
-    },
-  ],
+  design('d', QEMU_INTERCEPT),
+  // (a) via KVM: mapping on the kvm-vfio device, state query in KVM virtual mode.
+  design('a', KVM_EEH_MAPPING, {
+    kvmServices: inKernelStateQuery(kvmVfioMappingResolver, 'virtual'),
+    experimentalEehMapping: true,
+  }),
+  // (a) via KVM, the state query answered in real mode (see rtas_eeh.ts MODEL).
+  design('a-realmode', KVM_EEH_MAPPING, {
+    kvmServices: inKernelStateQuery(kvmVfioMappingResolver, 'realmode'),
+    experimentalEehMapping: true,
+  }),
+  // (a) via VFIO: VFIO_DEVICE_SET_ADDR_MAPPING per device, state query in KVM virtual mode.
+  design('a-vfio', VFIO_ADDR_MAPPING, {
+    kvmServices: inKernelStateQuery(vfioAddrMappingResolver, 'virtual'),
+    vfioArch: (sim) => new PowernvAddrMapping(sim),
+  }),
 ]);
 
 /** Names of the designs the machine implements. */

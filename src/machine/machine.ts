@@ -170,7 +170,15 @@ export class Machine implements StepMachine {
     this.runToEnd('host boot', this.host.boot(), 'host');
     this.vfio = new Vfio(this.sim, this.host.vfioBackend());
     this.vfio.register(this.host.syscalls);
-    this.kvm = new Kvm(this.sim, { memory: this.hw.memory, mmio: this.hw });
+    // The design's host side (designs.ts): in-kernel services, experimental ABI.
+    const dh = this.design.host;
+    if (dh?.vfioArch) this.vfio.setPciArch(dh.vfioArch(this.sim));
+    this.kvm = new Kvm(this.sim, {
+      memory: this.hw.memory,
+      mmio: this.hw,
+      ...(dh?.kvmServices ? { services: dh.kvmServices() } : {}),
+      ...(dh?.experimentalEehMapping ? { experimentalEehMapping: true } : {}),
+    });
     this.kvm.register(this.host.syscalls);
 
     s.guests.forEach((g, gi) => {

@@ -18,10 +18,14 @@ function buildError(input: Record<string, unknown>): ScenarioError {
 
 describe('scenario errors of the machine', () => {
   it('a design without an implementation names the ones that exist', () => {
-    expect(implementedDesigns()).toEqual(['d']);
-    const e = buildError({ design: 'a' });
-    expect(e.message).toMatch(/design: design 'a' is not implemented yet \(implemented: d;/);
+    expect(implementedDesigns()).toEqual(['d', 'a', 'a-realmode', 'a-vfio']);
+    const e = buildError({ design: 'b' });
+    expect(e.message).toMatch(
+      /design: design 'b' is not implemented yet \(implemented: d, a, a-realmode, a-vfio;/,
+    );
+    expect(buildError({ design: 'c' }).message).toContain('not implemented yet');
     expect(buildError({ design: 'd+notify' }).message).toContain('not implemented yet');
+    expect(buildError({ design: 'a+notify' }).message).toContain('not implemented yet');
   });
 
   it('one virtual PHB with devices of two IOMMU groups', () => {
@@ -104,9 +108,9 @@ describe('scenario errors of the machine', () => {
     expect(e.message).toContain('workloads[0].device');
   });
 
-  it('eehsim run --design a exits 2 with the message', async () => {
+  it('eehsim run --design b exits 2 with the message', async () => {
     let err = '';
-    const code = await runCli(['run', 'default', '--design', 'a'], {
+    const code = await runCli(['run', 'default', '--design', 'b'], {
       out: () => {},
       err: (t) => {
         err += t;
@@ -115,6 +119,6 @@ describe('scenario errors of the machine', () => {
       signals: false,
     });
     expect(code).toBe(2);
-    expect(err).toContain("design 'a' is not implemented yet");
+    expect(err).toContain("design 'b' is not implemented yet");
   });
 });

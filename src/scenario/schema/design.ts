@@ -4,7 +4,9 @@
  * whether the host notifies the guest of a freeze asynchronously.
  *
  * Written `d` (upstream: the VMM intercepts every RTAS call), `a`, `b`, `c`,
- * optionally with `+notify`, e.g. `a+notify`.
+ * optionally with `+notify`, e.g. `a+notify`. Option (a) has variants
+ * (`a-realmode`, `a-vfio`): where the in-kernel handler runs and where the
+ * VMM registers the mapping.
  */
 import { z } from 'zod';
 
@@ -16,9 +18,19 @@ export const DESIGN_MAPPINGS = {
 } as const;
 export type DesignMapping = keyof typeof DESIGN_MAPPINGS;
 
+/** Variants of option (a): how the host kernel is told the mapping and where it answers. */
+export const DESIGN_VARIANTS = {
+  '': '',
+  realmode: 'answered in KVM real mode',
+  vfio: 'mapping told to VFIO (VFIO_DEVICE_SET_ADDR_MAPPING), answered in KVM',
+} as const;
+export type DesignVariant = keyof typeof DESIGN_VARIANTS;
+
 export const DESIGNS = [
   'd',
   'a',
+  'a-realmode',
+  'a-vfio',
   'b',
   'c',
   'd+notify',
@@ -37,14 +49,20 @@ export interface DesignChoice {
   mapping: DesignMapping;
   /** The host notifies the guest of a freeze asynchronously. */
   notify: boolean;
+  /** Variant of the mapping (`a-realmode` -> `realmode`); omitted for none. */
+  variant?: Exclude<DesignVariant, ''>;
 }
 
 export function parseDesign(name: DesignName): DesignChoice {
-  const [mapping, extra] = name.split('+') as [DesignMapping, string | undefined];
-  return { mapping, notify: extra === 'notify' };
+  const [base, extra] = name.split('+') as [string, string | undefined];
+  const [mapping, variant] = base.split('-') as [DesignMapping, DesignVariant | undefined];
+  const out: DesignChoice = { mapping, notify: extra === 'notify' };
+  if (variant) out.variant = variant as Exclude<DesignVariant, ''>;
+  return out;
 }
 
 export function describeDesign(name: DesignName): string {
-  const { mapping, notify } = parseDesign(name);
-  return `${name}: ${DESIGN_MAPPINGS[mapping]}${notify ? '; asynchronous freeze notification' : ''}`;
+  const { mapping, notify, variant } = parseDesign(name);
+  const v = variant ? ` - ${DESIGN_VARIANTS[variant]}` : '';
+  return `${name}: ${DESIGN_MAPPINGS[mapping]}${v}${notify ? '; asynchronous freeze notification' : ''}`;
 }
