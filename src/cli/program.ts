@@ -14,6 +14,7 @@ import { DESIGNS, scenarioJsonSchema } from '../scenario/schema/index.js';
 import { CostError } from '../sim/costs.js';
 import { TraceFileError } from '../trace/text.js';
 import { cmdCampaign, cmdWorker } from './campaign.js';
+import { cmdCompare } from './compare.js';
 import { CliExit, type CliIo, EXIT, processIo, usage } from './io.js';
 import { cmdReplay, cmdRun } from './run.js';
 
@@ -213,10 +214,18 @@ Exit codes: 0 done (failed runs are results, not errors), 2 bad input, 130 inter
     .addHelpText('after', '\nExample:\n  eehsim worker --queue redis://10.0.0.5:6379 --jobs 8')
     .action(async (opts) => setCode(await cmdWorker(opts, io)));
 
-  for (const [name, what] of [
-    ['compare', 'design comparison'],
-    ['serve', 'dashboard'],
-  ] as const) {
+  program
+    .command('compare')
+    .description(
+      'run a scenario once per design (same seed) and compare state-query cost, exits, recovery',
+    )
+    .argument('<scenario>', 'scenario file or built-in name')
+    .option('--designs <list>', 'comma-separated designs', 'd,a,a-realmode,a-vfio')
+    .option('--json', 'print the rows as JSON')
+    .addHelpText('after', '\nExample:\n  eehsim compare design-a --designs d,a,a-realmode')
+    .action(async (scenario: string, opts) => setCode(await cmdCompare(scenario, opts, io)));
+
+  for (const [name, what] of [['serve', 'dashboard']] as const) {
     program
       .command(name)
       .description(`(reserved: the ${what}, not yet available)`)

@@ -323,8 +323,8 @@ guests:
     );
     expect(buid.err).not.toMatch(/\n\s+at /);
   });
-  it('compare and serve are reserved', async () => {
-    for (const c of ['compare', 'serve']) {
+  it('serve is reserved', async () => {
+    for (const c of ['serve']) {
       const r = await cli(c, 'x');
       expect(r.code).toBe(2);
       expect(r.err).toContain('not yet available');

@@ -1,0 +1,166 @@
+/**
+ * `eehsim compare <scenario> [--designs d,a,a-realmode,a-vfio] [--json]`:
+ * the same scenario (same seed) run once per design on the machine, and
+ * per design what the 2013 discussion argues about - the guest's state
+ * query cost (ibm,read-slot-reset-state2, rtas_call() entry to return, from
+ * the guest kernel's RTAS accounting), exits to the VMM, in-kernel RTAS
+ * calls, recovery time, silent reads - with the state-query cost as a
+ * ratio of design d's, measured in the same invocation (d is run for the
+ * ratio even when not listed).
+ */
+import type { MachineDetails } from '../machine/result.js';
+import { runScenario } from '../machine/runner.js';
+import { loadScenario } from '../scenario/builtin.js';
+import { validateScenario } from '../scenario/load.js';
+import type { RunResult } from '../scenario/result.js';
+import { DESIGNS, type DesignName, type Scenario } from '../scenario/schema/index.js';
+import { formatNs, type Ns } from '../sim/time.js';
+import { type CliIo, EXIT, usage } from './io.js';
+
+export const DEFAULT_COMPARE_DESIGNS: readonly DesignName[] = ['d', 'a', 'a-realmode', 'a-vfio'];
+
+export interface CompareRow {
+  design: DesignName;
+  /** Guest state queries (all guests) and their mean time, rtas_call() entry to return. */
+  stateQueries: number;
+  stateQueryMeanNs: Ns;
+  /** KVM_RUN returns to the VMM (all guests). */
+  exits: number;
+  /** Of which ibm,read-slot-reset-state2. */
+  stateQueryExits: number;
+  /** exits / state queries (null without queries). */
+  exitsPerQuery: number | null;
+  /** H_RTAS calls answered inside KVM. */
+  inKernelRtas: number;
+  /** Longest recovery of a device (null: nothing recovered). */
+  recoveryNs: Ns | null;
+  /** Silent reads + DMA mismatches (what `run` prints as `silent`). */
+  silentReads: number;
+  /** stateQueryMeanNs / design d's in the same invocation (null when either has no query). */
+  vsD: number | null;
+}
+
+const STATE_QUERY = 'ibm,read-slot-reset-state2';
+
+/** One row from a machine run's result and details. */
+export function compareRow(
+  design: DesignName,
+  r: RunResult,
+  details: MachineDetails,
+): Omit<CompareRow, 'vsD'> {
+  let queries = 0;
+  let queryNs = 0;
+  let exits = 0;
+  let stateQueryExits = 0;
+  let inKernel = 0;
+  for (const g of details.guests) {
+    queries += g.stateQuery.calls;
+    queryNs += g.stateQuery.calls * g.stateQuery.meanNs;
+    exits += g.exits;
+    stateQueryExits += g.rtas[STATE_QUERY]?.exits ?? 0;
+    for (const t of Object.values(g.rtas)) inKernel += t.calls - t.exits;
+  }
+  const rec = r.devices.flatMap((d) => (d.recoveryNs === undefined ? [] : [d.recoveryNs]));
+  return {
+    design,
+    stateQueries: queries,
+    stateQueryMeanNs: queries ? Math.round(queryNs / queries) : 0,
+    exits,
+    stateQueryExits,
+    exitsPerQuery: queries ? exits / queries : null,
+    inKernelRtas: inKernel,
+    recoveryNs: rec.length ? Math.max(...rec) : null,
+    silentReads: r.devices.reduce(
+      (n, d) => n + d.integrity.silentReads + d.integrity.dmaMismatches,
+      0,
+    ),
+  };
+}
+
+/** Runs `s` once per design (the scenario's seed) and returns one row each, in the order given. */
+export function compareDesigns(s: Scenario, designs: readonly DesignName[]): CompareRow[] {
+  const run = (d: DesignName) => {
+    const sd = validateScenario({ ...s, design: d }, `design ${d}`);
+    const out = runScenario(sd, { trace: false });
+    const result = out.result as RunResult & { details: MachineDetails };
+    return compareRow(d, result, result.details);
+  };
+  const rows = designs.map(run);
+  const d = rows.find((r) => r.design === 'd') ?? run('d');
+  return rows.map((r) => ({
+    ...r,
+    vsD:
+      r.stateQueries && d.stateQueries && d.stateQueryMeanNs
+        ? r.stateQueryMeanNs / d.stateQueryMeanNs
+        : null,
+  }));
+}
+
+export function parseDesigns(text: string | undefined): DesignName[] {
+  if (text === undefined) return [...DEFAULT_COMPARE_DESIGNS];
+  const out: DesignName[] = [];
+  for (const raw of text.split(',')) {
+    const name = raw.trim();
+    if (!(DESIGNS as readonly string[]).includes(name)) {
+      throw usage(`--designs: unknown design '${name}' (known: ${DESIGNS.join(', ')})`);
+    }
+    if (!out.includes(name as DesignName)) out.push(name as DesignName);
+  }
+  if (!out.length) throw usage('--designs: no design given');
+  return out;
+}
+
+export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string {
+  const head = [
+    'design',
+    'state query',
+    'queries',
+    'exits',
+    'exits/query',
+    'query exits',
+    'in-kernel RTAS',
+    'recovery',
+    'silent',
+    'query vs d',
+  ];
+  const body = rows.map((r) => [
+    r.design,
+    r.stateQueries ? formatNs(r.stateQueryMeanNs) : '-',
+    String(r.stateQueries),
+    String(r.exits),
+    r.exitsPerQuery === null ? '-' : r.exitsPerQuery.toFixed(2),
+    String(r.stateQueryExits),
+    String(r.inKernelRtas),
+    r.recoveryNs === null ? '-' : formatNs(r.recoveryNs),
+    String(r.silentReads),
+    r.vsD === null ? '-' : `${r.vsD.toFixed(2)}x`,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [
+    `eehsim compare: scenario ${s.name}, seed ${s.seed}, one run per design`,
+    line(head),
+    ...body.map(line),
+    "state query: mean guest rtas_call() time of ibm,read-slot-reset-state2; exits: KVM_RUN returns to the VMM (all guests); query vs d: state-query time / design d's",
+  ].join('\n');
+}
+
+export async function cmdCompare(
+  ref: string,
+  o: { designs?: string; json?: boolean },
+  io: CliIo,
+): Promise<number> {
+  const designs = parseDesigns(o.designs);
+  const { scenario } = loadScenario(ref);
+  const rows = compareDesigns(scenario, designs);
+  if (o.json) {
+    io.out(`${JSON.stringify({ scenario: scenario.name, seed: scenario.seed, rows }, null, 2)}\n`);
+  } else {
+    io.out(`${formatCompare(scenario, rows)}\n`);
+  }
+  return EXIT.OK;
+}
