@@ -41,7 +41,24 @@ export interface MmioWindow {
 
 export interface PhbErrorRecord extends DiagRecord {
   readonly phb: number;
+  /** Reported as a PCIe AER message (error reporting `aer`) instead of freezing the PE. */
+  readonly aer?: true;
 }
+
+/**
+ * How a PHB reports the errors it detects: `eeh` (IBM PHB3/4, the default)
+ * freezes the PE's domain, sets its PEEV bit and raises the PHB error
+ * interrupt; `aer` is the x86-like baseline (design `aer`).
+ * MODEL: under `aer` there is no PE isolation. A detected error is logged
+ * and reported as a PCIe AER message to the host's AER handler (the
+ * record's `aer` flag; cf. drivers/pci/pcie/aer.c); no PE freezes and no
+ * PEEV bit is set, so the device's later MMIO and DMA go through and
+ * whatever it sends (corrupted or poisoned data) reaches memory. The access
+ * that failed completes as under `eeh` (a DMA without a translation is not
+ * performed, a failed load returns all 1s): that is the answer of the
+ * translation / the completer, not isolation.
+ */
+export type PhbErrorReporting = 'eeh' | 'aer';
 
 /** An error as a detector reports it (the log adds seq, time, PE). */
 export type DetectedError = Omit<DiagRecord, 'seq' | 't' | 'pe'>;
@@ -81,6 +98,8 @@ export class Phb {
   dead = false;
   /** Complete (PHB) reset asserted. */
   inReset = false;
+  /** See PhbErrorReporting (set by the machine from the design's host side). */
+  errorReporting: PhbErrorReporting = 'eeh';
   totalErrors = 0;
   readonly stats = { unclaimedLoads: 0, unclaimedStores: 0 };
 
@@ -513,9 +532,11 @@ export class Phb {
   /**
    * A hardware-detected error: log it, flag it pending (PEEV), freeze the
    * PE's domain. MODEL: only the PE that saw the error gets its PEEV bit; the
-   * PEs below it are frozen through PELT-V without one.
+   * PEs below it are frozen through PELT-V without one. Under `aer`
+   * reporting: only logged, as an AER message (PhbErrorReporting).
    */
   detect(pe: Pe, e: DetectedError): PhbErrorRecord {
+    if (this.errorReporting === 'aer') return this.logError(e, pe, true);
     const rec = this.logError(e, pe);
     pe.errorPending = true;
     for (const p of pe.domain()) this.setFrozen(p, true, true, rec.kind, rec.address, pe, rec);
@@ -683,13 +704,14 @@ export class Phb {
 
   // --- Error log ---
 
-  private logError(e: DetectedError, pe?: Pe): PhbErrorRecord {
+  private logError(e: DetectedError, pe?: Pe, aer = false): PhbErrorRecord {
     const rec: PhbErrorRecord = {
       ...e,
       seq: ++this.errorSeq,
       t: this.now,
       phb: this.id,
       pe: pe?.number,
+      ...(aer ? { aer: true as const } : {}),
     };
     this.log.push(rec);
     if (this.log.length > LOG_KEEP) this.log.shift();
