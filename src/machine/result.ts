@@ -228,7 +228,7 @@ export interface GuestDetails {
   stateQuery: { calls: number; meanNs: Ns };
   /** Charged virtual time of the VM's processes per layer. */
   layers: Partial<Record<Layer, CostTally>>;
-  recoveries: RecoveryRecord[];
+  recoveries: MachineRecovery[];
   eeh: ReturnType<MachineGuest['kernel']['kernel']['snapshot']>['eehStats'];
   hotplug: { removes: number; adds: number };
   workloads: Array<Record<string, unknown>>;
@@ -250,7 +250,7 @@ export interface MachineDetails {
   guests: GuestDetails[];
   host: {
     eeh: Record<string, number | boolean>;
-    recoveries: RecoveryRecord[];
+    recoveries: MachineRecovery[];
     layers: Partial<Record<Layer, CostTally>>;
     workloads: HostWorkloadStats[];
   };
@@ -258,8 +258,23 @@ export interface MachineDetails {
 }
 
 /** A recovery record with its times in scenario time. */
-function inScenarioTime(m: Machine, r: RecoveryRecord): RecoveryRecord {
-  return { ...r, startNs: r.startNs - m.t0, endNs: r.endNs - m.t0 };
+/**
+ * A recovery in scenario time. One still running when the run ended (the
+ * EEH core fills `result` and `endNs` when it finishes) is `inProgress`,
+ * with `endNs` the end of the run.
+ */
+export interface MachineRecovery extends RecoveryRecord {
+  inProgress: boolean;
+}
+
+function inScenarioTime(m: Machine, r: RecoveryRecord): MachineRecovery {
+  const inProgress = r.result === '';
+  return {
+    ...r,
+    startNs: r.startNs - m.t0,
+    endNs: (inProgress ? m.sim.now : r.endNs) - m.t0,
+    inProgress,
+  };
 }
 
 function guestDetails(m: Machine, g: MachineGuest): GuestDetails {

@@ -96,8 +96,11 @@ export function machineSummary(m: Machine, r: RunResult, d: MachineDetails): str
         rec.reset ? 'PE reset' : 'no reset',
         rec.hotplug ? 'remove + rescan' : 'driver callbacks',
       ];
+      const head = `  recovery of the guest's ${rec.pe} (freeze ${rec.freezeCount}): detected and started ${at(rec.startNs)}`;
       lines.push(
-        `  recovery of the guest's ${rec.pe} (freeze ${rec.freezeCount}): detected and started ${at(rec.startNs)}, ended ${at(rec.endNs)}: ${rec.outcome} in ${formatNs(rec.endNs - rec.startNs)} (${how.join(', ')}, result ${rec.result})`,
+        rec.inProgress
+          ? `${head}, still running at the end of the run ${at(rec.endNs)}${rec.reset ? ' (PE reset begun)' : ''}`
+          : `${head}, ended ${at(rec.endNs)}: ${rec.outcome} in ${formatNs(rec.endNs - rec.startNs)} (${how.join(', ')}, result ${rec.result})`,
       );
     }
     if (Object.keys(g.rtas).length) lines.push(`  RTAS calls: ${rtasLine(g)}`);
@@ -148,7 +151,9 @@ export function machineSummary(m: Machine, r: RunResult, d: MachineDetails): str
   }
   for (const rec of d.host.recoveries) {
     lines.push(
-      `  recovery of ${rec.pe}: ${at(rec.startNs)} .. ${at(rec.endNs)}: ${rec.outcome} (${rec.reset ? 'PE reset' : 'no reset'}${rec.hotplug ? ', remove + rescan' : ''})`,
+      rec.inProgress
+        ? `  recovery of ${rec.pe}: ${at(rec.startNs)} .. still running at the end of the run ${at(rec.endNs)}`
+        : `  recovery of ${rec.pe}: ${at(rec.startNs)} .. ${at(rec.endNs)}: ${rec.outcome} (${rec.reset ? 'PE reset' : 'no reset'}${rec.hotplug ? ', remove + rescan' : ''})`,
     );
   }
   lines.push(`  charged time by layer: ${layersLine(d.host.layers) || '-'}`);

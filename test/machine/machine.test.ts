@@ -290,3 +290,32 @@ describe('faults after N operations and host workloads', () => {
     expect(r.details.host.workloads[0]).toMatchObject({ completed: 50, lost: 0 });
   });
 });
+
+describe('a recovery still running when the run ends (a late fault in a campaign)', () => {
+  it('is reported in progress, not as a failure that took 0 ns', () => {
+    const s = scenario({
+      guests: oneGuest(),
+      workloads: [{ kind: 'dma-pingpong', guest: 'vm0', device: 'nic0', interval: '2ms' }],
+      faults: [{ kind: 'dma', target: 'nic0', at: '10ms' }],
+      run_for: '1s', // the guest's recovery takes 3.85 s
+    });
+    const { r } = runMachine(s);
+    expect(r.devices[0]).toMatchObject({
+      status: 'frozen',
+      cause: 'still recovering at the end of the run',
+    });
+    const [rec] = r.details.guests[0]?.recoveries ?? [];
+    expect(rec).toMatchObject({ inProgress: true, reset: true, endNs: ms(1000) });
+    expect(rec?.startNs).toBeGreaterThan(ms(10));
+    const text = runScenario(s, { trace: false }).summary as string;
+    expect(text).toMatch(
+      /detected and started \+1\d\.\d+ ms, still running at the end of the run \+1\.000 s \(PE reset begun\)/,
+    );
+    expect(text).not.toContain('failed in 0 ns');
+  });
+
+  it('a finished one is not in progress', () => {
+    const { r } = runMachine('default');
+    expect(r.details.guests[0]?.recoveries).toMatchObject([{ inProgress: false }]);
+  });
+});
