@@ -7,6 +7,10 @@
  * optionally with `+notify`, e.g. `a+notify`. Option (a) has variants
  * (`a-realmode`, `a-vfio`): where the in-kernel handler runs and where the
  * VMM registers the mapping.
+ *
+ * `aer` is not an EEH design but the reference point: an x86-like host
+ * (no PE isolation; the error is reported by PCIe AER, vfio-pci signals the
+ * VMM's error eventfd and the VMM stops the VM, eeh-facts.md section 6).
  */
 import { z } from 'zod';
 
@@ -15,6 +19,7 @@ export const DESIGN_MAPPINGS = {
   b: 'guest kernel told the mapping',
   c: 'identity mapping (guest addresses equal host addresses)',
   d: 'the VMM intercepts every RTAS call (upstream since 2014)',
+  aer: 'no EEH (x86-like baseline): AER reports the error, vfio-pci signals the error eventfd, the VMM stops the VM',
 } as const;
 export type DesignMapping = keyof typeof DESIGN_MAPPINGS;
 
@@ -37,6 +42,7 @@ export const DESIGNS = [
   'a+notify',
   'b+notify',
   'c+notify',
+  'aer',
 ] as const;
 export type DesignName = (typeof DESIGNS)[number];
 
