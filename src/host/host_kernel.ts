@@ -79,6 +79,13 @@ export interface HostConfig {
   readonly maxFreezes?: number;
   /** EEH enabled at boot (default true). */
   readonly eehEnabled?: boolean;
+  /**
+   * PROPOSAL (+notify, not upstream): when the error interrupt finds a
+   * passed-through PE frozen, signal the error eventfd of its vfio-pci
+   * devices (what vfio-pci's error_detected does for AER on x86) instead of
+   * only skipping it. Default false (upstream).
+   */
+  readonly notifyPassedFreeze?: boolean;
 }
 
 /** What boot() found and did, for reports. */
@@ -154,6 +161,8 @@ export class HostKernel implements PnvHost, DriverHost {
   private readonly dmaBufs = new Map<DmaBuffer, HostDma>();
   private readonly hostIova = new Map<IommuGroup, number>();
   private readonly backend: VfioBackend;
+  /** VFIO's error path (VfioBackend.setErrorNotify), for notifyPassedFreeze. */
+  private vfioErrorNotify: ((device: string) => boolean) | undefined;
 
   constructor(
     readonly sim: Sim,
@@ -182,6 +191,9 @@ export class HostKernel implements PnvHost, DriverHost {
       eehEnabled: () => this.eeh.enabled,
       iommuGroups: () => this.groups,
       iommuGroup: (id: number) => this.groups[id],
+      setErrorNotify: (signal) => {
+        this.vfioErrorNotify = signal;
+      },
     };
   }
 
@@ -193,6 +205,26 @@ export class HostKernel implements PnvHost, DriverHost {
 
   totalPes(phbId: number): number {
     return this.hw.phb(phbId)?.info.maxPe ?? 0;
+  }
+
+  /**
+   * PROPOSAL (+notify): a passed-through PE found frozen by next_error -
+   * signal the error eventfd of every vfio-pci function in it (and below).
+   * MODEL: nothing is marked on the host PE (it stays the guest's to handle,
+   * as upstream); every error interrupt that finds the PE still frozen
+   * signals again (the guest's check_failure finds it already isolated).
+   */
+  passedPeFrozen(pe: EehPe): void {
+    const signal = this.vfioErrorNotify;
+    if (!this.config.notifyPassedFreeze || !signal) return;
+    let signalled = 0;
+    for (const p of pe.subtree()) {
+      for (const edev of p.edevs) {
+        const pdev = edev.pdev as HostPciDev | undefined;
+        if (pdev?.driver === this.vfioPci && signal(pdev.name)) signalled++;
+      }
+    }
+    this.sim.trace.emit('host.pnv.notify_passed', { pe: pe.label, signalled });
   }
 
   /** eeh_pe_bus_get(): the bus of the PE's shallowest function. */

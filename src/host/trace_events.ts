@@ -31,6 +31,13 @@ declare module '../sim/trace.js' {
     'host.pnv.opal_error': { call: string; phb: number; pe: number; rc: number };
     /** The OPAL PCI error interrupt (OPAL_EVENT_PCI_ERROR) reached the host. */
     'host.pnv.irq': { masked: boolean };
+    /** eventfd_signal() on an eventfd (src/host/eventfd.ts). */
+    'host.eventfd.signal': { owner: string; count: number };
+    /**
+     * PROPOSAL (+notify, not upstream): next_error found a passed-through PE
+     * frozen and told VFIO (error eventfds signalled: `signalled`).
+     */
+    'host.pnv.notify_passed': { pe: string; signalled: number };
     /** pnv_eeh_next_error reported something to the core. */
     'host.pnv.next_error': { phb: number; kind: string; pe: string };
     /** Diag data fetched (OPAL_PCI_GET_PHB_DIAG_DATA2) and kept on the PE. */

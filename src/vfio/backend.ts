@@ -142,4 +142,12 @@ export interface VfioBackend {
   /** All IOMMU groups, ascending by id. */
   iommuGroups(): readonly IommuGroupBackend[];
   iommuGroup(id: number): IommuGroupBackend | undefined;
+  /**
+   * PROPOSAL (+notify, not upstream): VFIO hands the host its AER-style
+   * error path - `signal(device)` signals the error eventfd of the open
+   * vfio-pci device of that name (false: not open or no trigger set) - for
+   * the host to call when it finds a passed-through PE frozen. Optional: a
+   * host that never notifies ignores it.
+   */
+  setErrorNotify?(signal: (device: string) => boolean): void;
 }

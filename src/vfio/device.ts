@@ -20,8 +20,13 @@
  *   -EINVAL (vfio_pci_bar_rw is not modelled); there is no ROM or VGA;
  * - every memory BAR with a size is mmappable (vfio_pci_probe_mmaps also
  *   handles sub-page BARs with dummy resources);
- * - eventfds are not modelled: an fd >= 0 in SET_IRQS data is accepted as
- *   an eventfd and recorded by number; interrupts are not delivered here;
+ * - eventfds: an fd >= 0 in SET_IRQS data is accepted and recorded by
+ *   number; device interrupts are not delivered. Only the error trigger
+ *   (VFIO_PCI_ERR_IRQ_INDEX) is delivered, and only when the fd is an
+ *   eventfd of the caller (src/host/eventfd.ts): signalError() signals it
+ *   `msi_delivery` later (the wake-up of the user's thread, charged to no
+ *   process, like the host's own error interrupt); any other fd number is
+ *   recorded as before and never signalled;
  * - PCI hot reset (slot / bus) is not available: GET_PCI_HOT_RESET_INFO and
  *   PCI_HOT_RESET report -ENODEV after their argument checks, as when
  *   pci_probe_reset_slot/bus fail;
@@ -29,6 +34,7 @@
  *   function reset and restores the saved state).
  */
 
+import { type EventFd, eventfdOf } from '../host/eventfd.js';
 import type { HostProcess, IoctlArg } from '../host/process.js';
 import type { Task } from '../sim/scheduler.js';
 import { EBADF, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
@@ -109,6 +115,8 @@ export class VfioPciDevice implements VfioArchDevice {
   intxMasked = false;
   /** vdev->err_trigger: the AER error eventfd (VFIO_PCI_ERR_IRQ_INDEX). */
   errTrigger: number | null = null;
+  /** The eventfd behind errTrigger in the setting process (eventfd_ctx_fdget), if it is one. */
+  errEventfd: EventFd | undefined;
   /** vdev->req_trigger: the device-request eventfd (VFIO_PCI_REQ_IRQ_INDEX). */
   reqTrigger: number | null = null;
   /** Times the error eventfd was signalled (by the host or by loopback). */
@@ -158,6 +166,7 @@ export class VfioPciDevice implements VfioArchDevice {
     this.vectors = [];
     this.intxMasked = false;
     this.errTrigger = null;
+    this.errEventfd = undefined;
     this.reqTrigger = null;
     this.vfio.pciArch.release?.(this);
     this.vfio.sim.trace.emit('vfio.device.close', {
@@ -175,7 +184,10 @@ export class VfioPciDevice implements VfioArchDevice {
   signalError(): boolean {
     if (this.errTrigger === null) return false;
     this.errSignals++;
-    this.vfio.sim.trace.emit('vfio.err_signal', { dev: this.name, eventfd: this.errTrigger });
+    const sim = this.vfio.sim;
+    sim.trace.emit('vfio.err_signal', { dev: this.name, eventfd: this.errTrigger });
+    const ctx = this.errEventfd;
+    if (ctx) sim.sched.after(sim.costs.ns('msi_delivery'), () => ctx.signal());
     return true;
   }
 
@@ -218,7 +230,7 @@ export class VfioPciDevice implements VfioArchDevice {
         if (!this.fn.resetWorks) return -EINVAL;
         return yield* this.fn.reset();
       case VFIO_DEVICE_SET_IRQS:
-        return this.setIrqs(arg);
+        return this.setIrqs(proc, arg);
       default:
         return yield* this.vfio.pciArch.ioctl(proc, this, request, arg);
     }
@@ -331,7 +343,7 @@ export class VfioPciDevice implements VfioArchDevice {
   // ---- interrupts -------------------------------------------------------------
 
   /** vfio_pci_ioctl_set_irqs(): validate_and_prepare, copy the data, dispatch. */
-  private setIrqs(arg: IoctlArg): number {
+  private setIrqs(proc: HostProcess, arg: IoctlArg): number {
     const st = vfio_irq_set;
     const minsz = st.offsetofEnd('count');
     const hdr = copyFromUser(arg, st, minsz);
@@ -388,11 +400,11 @@ export class VfioPciDevice implements VfioArchDevice {
       case VFIO_PCI_ERR_IRQ_INDEX:
         if (action !== VFIO_IRQ_SET_ACTION_TRIGGER || !this.fn.isPcie) return -ENOTTY;
         if (start !== 0 || count > 1) return -EINVAL;
-        return this.setCtxTrigger('err', count, flags, data);
+        return this.setCtxTrigger(proc, 'err', count, flags, data);
       case VFIO_PCI_REQ_IRQ_INDEX:
         if (action !== VFIO_IRQ_SET_ACTION_TRIGGER) return -ENOTTY;
         if (start !== 0 || count > 1) return -EINVAL;
-        return this.setCtxTrigger('req', count, flags, data);
+        return this.setCtxTrigger(proc, 'req', count, flags, data);
       default:
         return -ENOTTY;
     }
@@ -480,6 +492,7 @@ export class VfioPciDevice implements VfioArchDevice {
 
   /** vfio_pci_set_ctx_trigger_single() for the ERR and REQ eventfds. */
   private setCtxTrigger(
+    proc: HostProcess,
     which: 'err' | 'req',
     count: number,
     flags: number,
@@ -493,6 +506,7 @@ export class VfioPciDevice implements VfioArchDevice {
           if (which === 'err') this.signalError();
         } else {
           this[key] = null;
+          if (which === 'err') this.errEventfd = undefined;
         }
         return 0;
       }
@@ -505,6 +519,7 @@ export class VfioPciDevice implements VfioArchDevice {
       const fd = data.getInt32(0, true);
       if (fd === -1) this[key] = null;
       else if (fd >= 0) this[key] = fd;
+      if (which === 'err' && fd >= -1) this.errEventfd = fd >= 0 ? eventfdOf(proc, fd) : undefined;
       return 0;
     }
     return -EINVAL;

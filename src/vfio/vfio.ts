@@ -74,7 +74,9 @@ export class Vfio {
   constructor(
     readonly sim: Sim,
     readonly backend: VfioBackend,
-  ) {}
+  ) {
+    backend.setErrorNotify?.((name) => this.openDevice(name)?.signalError() ?? false);
+  }
 
   /** Registers /dev/vfio/vfio and /dev/vfio/<group> with the syscall layer. */
   register(syscalls: Syscalls): void {

@@ -109,6 +109,12 @@ export interface PnvHost {
   totalPes(phbId: number): number;
   /** eeh_pe_bus_get(); undefined when the PE has no bus (no device left). */
   peBus(pe: EehPe): PnvPeBus | undefined;
+  /**
+   * PROPOSAL (+notify, not upstream): next_error found `pe` frozen and
+   * passed through - the host may tell its user (VFIO's error eventfds).
+   * Upstream leaves such a PE alone; so does a host without this hook.
+   */
+  passedPeFrozen?(pe: EehPe): void;
 }
 
 /** One error log as eeh_slot_error_detail / pnv_eeh_get_log would print it. */
@@ -585,6 +591,8 @@ export class PnvEehOps implements EehOps {
             );
           } else if (!(pe.state & EEH_PE_ISOLATED) && !pe.passed) {
             ret = { kind: 'frozen_pe', pe };
+          } else if (pe.passed && !(pe.state & EEH_PE_ISOLATED)) {
+            this.host.passedPeFrozen?.(pe);
           }
           break;
         }
