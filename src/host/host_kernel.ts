@@ -49,6 +49,7 @@ import {
   PCI_VENDOR_ID,
 } from '../uapi/pci_regs.js';
 import type { BarInfo, HostPciFunction, VfioBackend } from '../vfio/backend.js';
+import { HostAer } from './aer.js';
 import { EehDebugfs } from './debugfs.js';
 import type { DmaBuffer, DriverHost } from './driver_host.js';
 import { TestnicDriver } from './drivers/testnic.js';
@@ -147,6 +148,8 @@ export class HostKernel implements PnvHost, DriverHost {
   readonly testnic: TestnicDriver;
   readonly vfioPci: VfioPciDriver;
   readonly debugfs: EehDebugfs;
+  /** The PCIe AER core: gets the errors of PHBs in `aer` error reporting (src/host/aer.ts). */
+  readonly aer: HostAer;
   readonly phbs: HostPhb[] = [];
   /** Every PCI function found, in probe order (parents before children). */
   readonly devices: HostPciDev[] = [];
@@ -186,6 +189,12 @@ export class HostKernel implements PnvHost, DriverHost {
     this.testnic = new TestnicDriver(this);
     this.vfioPci = new VfioPciDriver();
     this.debugfs = new EehDebugfs(this);
+    this.aer = new HostAer(sim, {
+      aerDevice: (phb, bdf) => this.devices.find((d) => d.domain === phb && d.bdf === bdf),
+      // vfio_pci_core_aer_err_detected(): only for devices bound to vfio-pci.
+      vfioErrDetected: (pdev) =>
+        pdev.driver === this.vfioPci ? (this.vfioErrorNotify?.(pdev.name) ?? false) : undefined,
+    });
     this.backend = {
       eeh: this.eeh,
       eehEnabled: () => this.eeh.enabled,
@@ -536,8 +545,9 @@ export class HostKernel implements PnvHost, DriverHost {
     for (const phb of this.hw.phbs) {
       // MODEL: the firmware model has no OPAL event API; the PHB's error
       // log is the source of OPAL_EVENT_PCI_ERROR (skiboot raises it from
-      // the PHB error interrupt).
-      phb.onError(() => this.ops.raiseIrq());
+      // the PHB error interrupt). A PHB in `aer` error reporting sends its
+      // errors to the AER core instead (src/hw/phb.ts PhbErrorReporting).
+      phb.onError((r) => (r.aer ? this.aer.interrupt(r) : this.ops.raiseIrq()));
     }
     this.booted = true;
     this.bootReport = {
