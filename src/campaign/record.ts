@@ -22,16 +22,18 @@ export interface RunTask {
   runner: string;
 }
 
-export type RunStatus = 'recovered' | 'failed' | 'unaffected' | 'error';
+export type RunStatus = 'recovered' | 'failed' | 'unfinished' | 'unaffected' | 'error';
 
 export interface RunRecord {
   index: number;
   seed: number;
   variant: Record<string, VaryValue>;
   /**
-   * recovered: every frozen device recovered; failed: a device failed, was
-   * disabled or was still frozen at the end; unaffected: nothing froze;
-   * error: the runner threw (a bug) or gave no result.
+   * recovered: every frozen device recovered; failed: a device failed or was
+   * disabled; unfinished: none failed, but a device was still frozen or
+   * recovering when the run ended (run_for too short for that fault time);
+   * unaffected: nothing froze; error: the runner threw (a bug) or gave no
+   * result.
    */
   status: RunStatus;
   /** Why the run failed (grouping key in the summary). */
@@ -72,16 +74,17 @@ export function recordOf(task: VariantRun, result: RunResult | undefined): RunRe
     };
   }
   const devs = result.devices;
-  const bad = devs.filter(
-    (d) => d.status === 'failed' || d.status === 'disabled' || d.status === 'frozen',
-  );
+  const bad = devs.filter((d) => d.status === 'failed' || d.status === 'disabled');
+  const open = devs.filter((d) => d.status === 'frozen');
   const rec: RunRecord = {
     ...base,
     status: bad.length
       ? 'failed'
-      : devs.some((d) => d.status === 'recovered')
-        ? 'recovered'
-        : 'unaffected',
+      : open.length
+        ? 'unfinished'
+        : devs.some((d) => d.status === 'recovered')
+          ? 'recovered'
+          : 'unaffected',
     freezes: devs.reduce((n, d) => n + d.freezes, 0),
     silentReads: devs.reduce((n, d) => n + d.integrity.silentReads, 0),
     dmaMismatches: devs.reduce((n, d) => n + d.integrity.dmaMismatches, 0),

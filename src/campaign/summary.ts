@@ -11,6 +11,8 @@ export interface CampaignSummary {
   runs: number;
   recovered: number;
   failed: number;
+  /** Runs that ended with a recovery still running (not counted in the rate). */
+  unfinished: number;
   unaffected: number;
   errors: number;
   /** recovered / (recovered + failed), null when no run froze anything. */
@@ -75,6 +77,7 @@ export function summarize(records: readonly RunRecord[]): CampaignSummary {
     runs: rs.length,
     recovered,
     failed,
+    unfinished: count('unfinished'),
     unaffected: count('unaffected'),
     errors: count('error'),
     recoveryRate: recovered + failed > 0 ? recovered / (recovered + failed) : null,
@@ -113,8 +116,13 @@ const pct = (n: number, total: number): string =>
 export function formatSummary(s: CampaignSummary, reproduce: (seed: number) => string): string {
   const out: string[] = [];
   out.push(
-    `runs: ${s.runs}  recovered ${s.recovered}  failed ${s.failed}  unaffected ${s.unaffected}  errors ${s.errors}`,
+    `runs: ${s.runs}  recovered ${s.recovered}  failed ${s.failed}  unfinished ${s.unfinished}  unaffected ${s.unaffected}  errors ${s.errors}`,
   );
+  if (s.unfinished > 0) {
+    out.push(
+      `unfinished: ${s.unfinished} runs ended with a recovery still running (not in the rate; give run_for more time or narrow fault.at)`,
+    );
+  }
   out.push(
     `recovery rate: ${s.recoveryRate === null ? '- (nothing froze)' : `${(100 * s.recoveryRate).toFixed(1)}% (${s.recovered}/${s.recovered + s.failed})`}`,
   );

@@ -35,7 +35,7 @@ describe('campaign', () => {
   it('summarises failures, silent corruption and slow recoveries (200 runs)', () => {
     const s = summarize(serial);
     expect(s.runs).toBe(200);
-    expect(s.recovered + s.failed + s.unaffected + s.errors).toBe(200);
+    expect(s.recovered + s.failed + s.unfinished + s.unaffected + s.errors).toBe(200);
     expect(s.errors).toBe(0);
     expect(s.recovered).toBeGreaterThan(0);
     expect(s.failed).toBeGreaterThan(0);
