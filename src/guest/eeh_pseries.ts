@@ -136,6 +136,34 @@ export interface PseriesStats {
   fundamentalFallbacks: number;
 }
 
+/**
+ * How the platform names a PE in its calls (default: the virtual PHB's
+ * BUID and the PE address from ibm,get-config-addr-info2). A design that
+ * tells the guest another identity gives the state query's words here.
+ */
+export interface PseriesAddressing {
+  /** The three address words of ibm,read-slot-reset-state2 for `pe`, or undefined for the default. */
+  stateQueryWords?(ops: PseriesEehOps, pe: EehPe): [number, number, number] | undefined;
+}
+
+/**
+ * EXPERIMENTAL (design b): state queries name the host PE the VMM put in
+ * the device tree ("ibm,host-eeh-pe" of the PE's first function, see
+ * src/vmm/device_tree.ts); every other call keeps the virtual address.
+ * A PE without the property (the PHB PE) keeps the default words.
+ */
+export const HOST_PE_STATE_QUERY: PseriesAddressing = Object.freeze({
+  stateQueryWords(ops: PseriesEehOps, pe: EehPe): [number, number, number] | undefined {
+    const edev = pe.edevs[0];
+    const node = ops.rtas.platform
+      .deviceTree()
+      .phbs.find((p) => p.index === pe.phb)
+      ?.devices.find((d) => d.bdf === edev?.bdf);
+    const id = node?.hostEehPe;
+    return id ? [id.peAddr, buidHi(id.buid), buidLo(id.buid)] : undefined;
+  },
+});
+
 const ALL_ONES = 0xffff_ffff;
 const allOnes = (size: 1 | 2 | 4): number => (size === 4 ? ALL_ONES : size === 2 ? 0xffff : 0xff);
 
@@ -158,6 +186,8 @@ export class PseriesEehOps implements EehOps {
     readonly rtas: GuestRtas,
     /** BUID of each PHB (pci domain) of the guest. */
     readonly buids: ReadonlyMap<number, Buid>,
+    /** The design's addressing hook (default: QEMU's virtual addresses). */
+    readonly addressing: PseriesAddressing = {},
   ) {}
 
   /** The RTAS tokens of eeh_pseries_init() (looked up once). */
@@ -401,7 +431,7 @@ export class PseriesEehOps implements EehOps {
    * *_ENABLED bits), and a DMA-stopped PE reads MMIO_ENABLED only.
    */
   *getState(pe: EehPe): Task<EehGetState> {
-    const words = this.peWords(pe);
+    const words = this.addressing.stateQueryWords?.(this, pe) ?? this.peWords(pe);
     let status: number;
     let outs: readonly number[];
     if (this.tok.readSlotResetState2 !== RTAS_UNKNOWN_SERVICE) {

@@ -61,8 +61,10 @@ import {
   kvm_vfio_spapr_tce,
   kvmIoctlName,
 } from '../uapi/kvm.js';
+import { vfioFileEehPe } from '../vfio/kvm_export.js';
 import type { HostMmio } from './host_mmio.js';
 import { defaultRtasServices, type KvmRtasServiceTable } from './rtas_services.js';
+import { KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID, kvm_vfio_eeh_pe_id } from './uapi_eeh_identity.js';
 import {
   KVM_CAP_NR_MEMSLOTS,
   KVM_CAP_USER_MEMORY,
@@ -72,7 +74,7 @@ import {
   KVM_VM_PPC_HV,
   kvm_userspace_memory_region,
 } from './uapi_memory.js';
-import { copyFromUser } from './user_memory.js';
+import { copyFromUser, copyToUser } from './user_memory.js';
 import { type SpaprTceTable, Vcpu, type VcpuRunHandler, Vm } from './vm.js';
 import './trace_events.js';
 
@@ -445,7 +447,8 @@ export class Kvm implements KvmRunPort {
       attr === BigInt(KVM_DEV_VFIO_GROUP_DEL) ||
       attr === BigInt(KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE) ||
       (this.opts.experimentalEehMapping === true &&
-        attr === BigInt(KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING))
+        (attr === BigInt(KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING) ||
+          attr === BigInt(KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID)))
     );
   }
 
@@ -462,12 +465,51 @@ export class Kvm implements KvmRunPort {
     const d = kvm_device_attr.decode(arg);
     if (!d.ok) return -EFAULT;
     const a = d.value;
-    if (request === KVM_GET_DEVICE_ATTR) return -EPERM; // kvm-vfio has no get_attr
+    if (request === KVM_GET_DEVICE_ATTR) {
+      // Upstream kvm-vfio has no get_attr (-EPERM); the experimental host
+      // answers the PE-identity attribute only.
+      if (
+        !this.opts.experimentalEehMapping ||
+        a.group !== KVM_DEV_VFIO_GROUP ||
+        a.attr !== BigInt(KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID)
+      ) {
+        return -EPERM;
+      }
+      const rc = this.getEehPeId(proc, vm, a.addr);
+      this.sim.trace.emit('kvm.vfio', { vm: vm.vmName, op: vfioAttrName(a.attr), rc });
+      return rc;
+    }
     if (request === KVM_HAS_DEVICE_ATTR) return this.hasAttr(a.group, a.attr) ? 0 : -ENXIO;
     if (a.group !== KVM_DEV_VFIO_GROUP) return -ENXIO;
     const rc = this.setVfioAttr(proc, vm, a.attr, a.addr);
     this.sim.trace.emit('kvm.vfio', { vm: vm.vmName, op: vfioAttrName(a.attr), rc });
     return rc;
+  }
+
+  /**
+   * EXPERIMENTAL (design b): KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID - the host PE
+   * identity of a group the caller holds and linked to this VM.
+   */
+  private getEehPeId(proc: HostProcess, vm: Vm, addr: bigint): number {
+    const mem = this.opts.memory;
+    const b = copyFromUser(mem, proc, addr, kvm_vfio_eeh_pe_id.size);
+    if (!b) return -EFAULT;
+    const p = kvm_vfio_eeh_pe_id.decode(b);
+    if (!p.ok) return -EFAULT;
+    if (p.value.flags !== 0) return -EINVAL;
+    const f = proc.file(p.value.groupfd);
+    if (!f) return -EBADF;
+    if (!this.isGroup(f)) return -EINVAL;
+    if (!vm.vfioGroups.includes(f)) return -ENOENT;
+    const t = vfioFileEehPe(f);
+    if (!t) return -ENODEV;
+    const out = kvm_vfio_eeh_pe_id.encode({
+      groupfd: p.value.groupfd,
+      flags: 0,
+      phb: t.pe.phb,
+      pe: t.pe.addr,
+    });
+    return copyToUser(mem, proc, addr, new Uint8Array(out)) ? 0 : -EFAULT;
   }
 
   private setVfioAttr(proc: HostProcess, vm: Vm, attr: bigint, addr: bigint): number {
@@ -554,6 +596,8 @@ function vfioAttrName(attr: bigint): string {
       return 'GROUP_SET_SPAPR_TCE';
     case BigInt(KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING):
       return 'GROUP_SET_EEH_MAPPING(experimental)';
+    case BigInt(KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID):
+      return 'GROUP_GET_EEH_PE_ID(experimental)';
     default:
       return `attr-${attr}`;
   }

@@ -1,6 +1,6 @@
 /**
  * EXPERIMENTAL - NEVER MERGED UPSTREAM: in-kernel EEH RTAS services for
- * seed option (a), "host kernel told the mapping". A VMM binds
+ * seed option (a), "host kernel told the mapping" (and (b), (c) below). A VMM binds
  * `ibm,read-slot-reset-state2` to one of these with
  * KVM_PPC_RTAS_DEFINE_TOKEN; the guest's state query (the call
  * check_failure makes on every all-1s read) is then answered inside KVM
@@ -21,6 +21,10 @@
  *   the VMM filled with VFIO_DEVICE_SET_ADDR_MAPPING, asked only through
  *   this VM's kvm-vfio group files and only for entries this VM's VMM
  *   process (kvm->mm) set (src/vfio/kvm_export.ts).
+ * - `hostPeIdResolver` (design b): the guest names the host PE (PHB id, PE
+ *   number); matched against this VM's kvm-vfio group files only.
+ * - `identityResolver` (design c): the guest's (BUID, config address) read
+ *   as the host's (PHB, bus/devfn); matched against the same files.
  */
 import type { Task } from '../sim/scheduler.js';
 import { type Buid, buid as toBuid } from '../uapi/ids.js';
@@ -31,8 +35,15 @@ import {
   RTAS_OUT_PARAM_ERROR,
   RTAS_OUT_SUCCESS,
 } from '../uapi/rtas.js';
-import { type VfioEehTarget, vfioFileEehPe, vfioFileEehPeByAddr } from '../vfio/kvm_export.js';
+import {
+  type VfioEehTarget,
+  vfioFileEehPe,
+  vfioFileEehPeByAddr,
+  vfioFileEehPeByFunction,
+  vfioFileEehPeById,
+} from '../vfio/kvm_export.js';
 import type { KvmRtasCall, KvmRtasService, KvmRtasVm } from './rtas_services.js';
+import { hostPhbOfBuid, identityPhbOfBuid } from './uapi_eeh_identity.js';
 
 /** How a service finds the host PE of a guest call: (VM, BUID, args[0]) -> PE, or undefined (-3). */
 export type KvmEehResolver = (vm: KvmRtasVm, buid: Buid, addr: number) => VfioEehTarget | undefined;
@@ -55,6 +66,48 @@ export const kvmVfioMappingResolver: KvmEehResolver = (vm, buid) => {
 export const vfioAddrMappingResolver: KvmEehResolver = (vm, buid, addr) => {
   for (const f of vm.vfioGroups) {
     const t = vfioFileEehPeByAddr(f, vm.mm, buid, addr);
+    if (t) return t;
+  }
+  return undefined;
+};
+
+/**
+ * Design b (guest told the mapping): the guest names the host PE itself -
+ * BUID = the host-PE tag + host PHB id, args[0] = host PE number
+ * (src/kvm/uapi_eeh_identity.ts). The guest is not trusted: any number can
+ * be in its RTAS buffer. The identity is only a key matched against the PEs
+ * of the groups this VM's VMM linked with GROUP_ADD; a PE of another VM, of
+ * the host, or of nobody is not found, the call gets -3, and nothing (no
+ * eeh_pe_get_state, hence no OPAL call and no ISOLATED side effect) is run.
+ * -3 rather than -9002 (not authorized): "exists but not yours" would be an
+ * oracle for probing the host's PE numbers; -3 is what an unknown PE gets.
+ */
+export const hostPeIdResolver: KvmEehResolver = (vm, buid, addr) => {
+  const phb = hostPhbOfBuid(buid);
+  if (phb === undefined) return undefined;
+  for (const f of vm.vfioGroups) {
+    const t = vfioFileEehPeById(f, phb, addr);
+    if (t) return t;
+  }
+  return undefined;
+};
+
+/**
+ * Design c (identity mapping): the guest's (BUID, config address) is the
+ * host's (PHB, bus/devfn) - BUID = QEMU's base + host PHB id, args[0] =
+ * bus << 16 | devfn << 8 (register bits ignored). The same ownership rule as
+ * b: the host function must belong to a group this VM linked, else -3 and
+ * nothing is run.
+ */
+export const identityResolver: KvmEehResolver = (vm, buid, addr) => {
+  const phb = identityPhbOfBuid(buid);
+  if (phb === undefined) return undefined;
+  const bus = (addr >>> 16) & 0xff;
+  const devfn = (addr >>> 8) & 0xff;
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  const name = `${hex(phb, 4)}:${hex(bus, 2)}:${hex(devfn >> 3, 2)}.${devfn & 7}`;
+  for (const f of vm.vfioGroups) {
+    const t = vfioFileEehPeByFunction(f, name);
     if (t) return t;
   }
   return undefined;

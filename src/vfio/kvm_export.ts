@@ -51,3 +51,28 @@ export function vfioFileEehPeByAddr(
   if (!e || e.groupId !== g.id) return undefined;
   return { groupId: g.id, pe: e.pe, eeh: g.vfio.backend.eeh };
 }
+
+/**
+ * EXPERIMENTAL (design b): the PE of this group file when it is the host PE
+ * (`phb`, `pe`). Only the file's own group is looked at - there is no global
+ * lookup by number - so a caller holding one VM's group files can name any
+ * host PE and still reach only those groups' PEs.
+ */
+export function vfioFileEehPeById(
+  file: FileOps,
+  phb: number,
+  pe: number,
+): VfioEehTarget | undefined {
+  const t = vfioFileEehPe(file);
+  return t && t.pe.phb === phb && t.pe.addr === pe ? t : undefined;
+}
+
+/**
+ * EXPERIMENTAL (design c): the PE of this group file when the group holds
+ * the host function `name` (`dddd:bb:dd.f`) - again only this file's group.
+ */
+export function vfioFileEehPeByFunction(file: FileOps, name: string): VfioEehTarget | undefined {
+  if (!(file instanceof VfioGroupFile)) return undefined;
+  if (!file.group.backend.devices().some((d) => d.name === name)) return undefined;
+  return vfioFileEehPe(file);
+}

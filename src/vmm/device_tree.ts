@@ -23,6 +23,12 @@ export interface GuestPciNode {
   readonly vendor: number;
   readonly device: number;
   readonly bars: readonly GuestBarNode[];
+  /**
+   * EXPERIMENTAL (design b, "ibm,host-eeh-pe"): the host PE of the function
+   * as the guest names it in its state queries - the BUID words and the PE
+   * address (src/kvm/uapi_eeh_identity.ts). Absent under every other design.
+   */
+  readonly hostEehPe?: { readonly buid: Buid; readonly peAddr: number };
 }
 
 export interface GuestDmaWindow {

@@ -11,12 +11,21 @@
  *   services (`kernelRtasServices`) and register the (BUID, PE address) ->
  *   group link in `phbRealized` (KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING or
  *   VFIO_DEVICE_SET_ADDR_MAPPING, both experimental).
- * - (b) guest told the mapping / (c) identity: change what the guest sees
- *   in `deviceTree`.
+ * - (b) guest told the mapping: the host PE identity in `deviceTree`
+ *   (`hostPeInDeviceTree`); (c) identity: `placePhb` + `peConfigAddr` make
+ *   guest addresses the host's (`IDENTITY_MAPPING`).
  */
 import type { HostProcess, IoctlArg } from '../host/process.js';
+import {
+  hostPeBuid,
+  identityBuid,
+  identityPhbOfBuid,
+  KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID,
+  kvm_vfio_eeh_pe_id,
+  parseHostFunction,
+} from '../kvm/uapi_eeh_identity.js';
 import type { Task } from '../sim/scheduler.js';
-import { EBADF } from '../uapi/errno.js';
+import { EBADF, EFAULT, EINVAL, ERANGE } from '../uapi/errno.js';
 import {
   KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING,
   kvm_vfio_eeh_mapping,
@@ -24,7 +33,12 @@ import {
   vfio_device_addr_mapping,
 } from '../uapi/experimental.js';
 import type { Buid } from '../uapi/ids.js';
-import { KVM_DEV_VFIO_GROUP, KVM_SET_DEVICE_ATTR, kvm_device_attr } from '../uapi/kvm.js';
+import {
+  KVM_DEV_VFIO_GROUP,
+  KVM_GET_DEVICE_ATTR,
+  KVM_SET_DEVICE_ATTR,
+  kvm_device_attr,
+} from '../uapi/kvm.js';
 import type { GuestDeviceTree } from './device_tree.js';
 
 /** What a wiring hook may use: the VMM's process, its fds and its syscalls. */
@@ -36,6 +50,8 @@ export interface EehWiringContext {
   readonly kvmVfioFd: number | undefined;
   /** ioctl() through the syscall layer (charged like any other). */
   ioctl(fd: number, request: number, arg: IoctlArg): Task<number>;
+  /** Reads `len` bytes of the VMM's own memory (what an ioctl wrote back). */
+  readUser(addr: number, len: number): Uint8Array;
   /** Copies `bytes` into the VMM's own memory and returns their address (for pointers in ioctl structs). */
   userPointer(bytes: Uint8Array): number;
 }
@@ -55,6 +71,24 @@ export interface WiringPhb {
   }>;
 }
 
+/** Where the VMM puts a virtual PHB and its functions (a design's placement). */
+export interface PhbPlacement {
+  /** PHB index (BUID = SPAPR_PCI_BASE_BUID + index). */
+  readonly index: number;
+  /** Guest bus and devfn of each host function, by host name. */
+  readonly devices: ReadonlyArray<{
+    readonly host: string;
+    readonly bus: number;
+    readonly devfn: number;
+  }>;
+}
+
+/** A placement the design cannot make: the VMM fails the PHB with this step and rc. */
+export interface PlacementError {
+  readonly error: string;
+  readonly rc: number;
+}
+
 export interface EehWiring {
   readonly name: string;
   /**
@@ -66,6 +100,19 @@ export interface EehWiring {
   phbRealized?(ctx: EehWiringContext, phb: WiringPhb): Task<number>;
   /** The device tree handed to the guest (default: unchanged). */
   deviceTree?(tree: GuestDeviceTree): GuestDeviceTree;
+  /**
+   * Where a virtual PHB and its functions go (default: the configured
+   * index, root bus, first free slots in the order of the host slots).
+   */
+  placePhb?(index: number, hosts: readonly string[]): PhbPlacement | PlacementError;
+  /**
+   * ibm,get-config-addr-info2's PE address of a function of `phb`
+   * (default: QEMU's (bus << 16) + 1).
+   */
+  peConfigAddr?(
+    phb: { readonly devices: ReadonlyArray<{ readonly configAddr: number }> },
+    dev: { readonly bus: number; readonly configAddr: number },
+  ): number;
 }
 
 /** Seed option (d), upstream since 2014: nothing in KVM, every EEH call exits to the VMM. */
@@ -128,5 +175,110 @@ export const VFIO_ADDR_MAPPING: EehWiring = Object.freeze({
       if (rc !== 0) return rc;
     }
     return 0;
+  },
+});
+
+/**
+ * Seed option (b), guest told the mapping: per virtual PHB the VMM asks KVM
+ * for the host PE identity of the group it opened and linked (EXPERIMENTAL
+ * KVM_GET_DEVICE_ATTR KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID) and writes it into
+ * the guest device tree ("ibm,host-eeh-pe" on each function); the guest's
+ * pseries platform addresses its state queries with it and KVM answers them
+ * after checking the PE is one of this VM's groups. Stateful (identities
+ * between phbRealized and deviceTree): one object per VMM.
+ *
+ * MODEL: a real VMM could read the identity from the host's sysfs
+ * (eeh_pe_config_addr); the model's VMM reaches the host only through its
+ * fds, so it asks KVM about a group fd it holds.
+ */
+export function hostPeInDeviceTree(): EehWiring {
+  const ids = new Map<string, { buid: Buid; peAddr: number }>();
+  const key = (buid: Buid, configAddr: number) => `${buid}/${configAddr}`;
+  return {
+    name: 'host-pe-in-device-tree',
+    kernelRtasServices: [STATE_QUERY],
+    *phbRealized(ctx: EehWiringContext, phb: WiringPhb): Task<number> {
+      if (ctx.kvmVfioFd === undefined) return -EBADF;
+      const buf = new Uint8Array(
+        kvm_vfio_eeh_pe_id.encode({ groupfd: phb.groupFd, flags: 0, phb: 0, pe: 0 }),
+      );
+      const at = ctx.userPointer(buf);
+      const attr = kvm_device_attr.encode({
+        group: KVM_DEV_VFIO_GROUP,
+        attr: KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID,
+        addr: at,
+      });
+      const rc = yield* ctx.ioctl(ctx.kvmVfioFd, KVM_GET_DEVICE_ATTR, attr);
+      if (rc !== 0) return rc;
+      const out = kvm_vfio_eeh_pe_id.decode(
+        ctx.readUser(at, kvm_vfio_eeh_pe_id.size).buffer as ArrayBuffer,
+      );
+      if (!out.ok) return -EFAULT;
+      const id = { buid: hostPeBuid(out.value.phb), peAddr: out.value.pe };
+      for (const d of phb.devices) ids.set(key(phb.buid, d.configAddr), id);
+      return 0;
+    },
+    deviceTree(tree: GuestDeviceTree): GuestDeviceTree {
+      return {
+        ...tree,
+        phbs: tree.phbs.map((p) => ({
+          ...p,
+          devices: p.devices.map((d) => {
+            const id = ids.get(key(p.buid, d.configAddr));
+            return id ? { ...d, hostEehPe: id } : d;
+          }),
+        })),
+      };
+    },
+  };
+}
+
+/**
+ * Seed option (c), identity mapping: each virtual PHB takes the identity of
+ * the host PHB its functions sit on (index = host PHB id, so BUID =
+ * SPAPR_PCI_BASE_BUID + host PHB id) and each function its host bus/devfn;
+ * a PE's address is the config address of its first function. The guest's
+ * (BUID, config address) is then the host's (PHB, bdf) and KVM answers the
+ * state query from it directly after the ownership check. Nothing is
+ * registered and the guest is unmodified.
+ *
+ * The constraint: the host dictates the guest's PCI layout. Functions of
+ * two host PHBs cannot share a virtual PHB (two vPHBs are forced), and -
+ * since QEMU's EEH needs one IOMMU group per virtual PHB - a VM can take
+ * only one group per host PHB (a second vPHB would need the same BUID).
+ * Another VM's layout does not matter: each VM has its own BUID and config
+ * space, and ownership, not address, keeps them apart.
+ *
+ * MODEL: a function on a host bus other than 0 appears on that bus number
+ * of the virtual PHB with no bridge above it (QEMU would need a
+ * pci-bridge); the model's guest enumerates from the device tree.
+ */
+export const IDENTITY_MAPPING: EehWiring = Object.freeze({
+  name: 'identity-mapping',
+  kernelRtasServices: Object.freeze([STATE_QUERY]),
+  placePhb(_index: number, hosts: readonly string[]): PhbPlacement | PlacementError {
+    const devices: Array<{ host: string; bus: number; devfn: number }> = [];
+    const phbs = new Set<number>();
+    for (const host of hosts) {
+      const f = parseHostFunction(host);
+      if (!f) return { error: `identity mapping: '${host}' is not dddd:bb:dd.f`, rc: -EINVAL };
+      phbs.add(f.phb);
+      devices.push({ host, bus: f.bus, devfn: f.devfn });
+    }
+    if (phbs.size > 1) {
+      return {
+        error: `identity mapping: functions of host PHBs ${[...phbs].join(', ')} on one virtual PHB - each host PHB needs its own virtual PHB`,
+        rc: -EINVAL,
+      };
+    }
+    const [phb] = [...phbs];
+    if (phb === undefined) return { error: 'identity mapping: no function', rc: -EINVAL };
+    if (identityPhbOfBuid(identityBuid(phb)) !== phb) {
+      return { error: `identity mapping: host PHB ${phb} has no BUID`, rc: -ERANGE };
+    }
+    return { index: phb, devices };
+  },
+  peConfigAddr(phb: { readonly devices: ReadonlyArray<{ readonly configAddr: number }> }): number {
+    return Math.min(...phb.devices.map((d) => d.configAddr));
   },
 });

@@ -82,6 +82,8 @@ export interface SpaprRtasMachine {
   findPhb(buid: bigint): SpaprPhb | undefined;
   /** spapr_pci_find_dev() */
   findDevice(buid: bigint, configAddr: number): PassthroughDevice | undefined;
+  /** ibm,get-config-addr-info2's PE address of a function (QEMU: (bus << 16) + 1). */
+  peAddress(phb: SpaprPhb, dev: PassthroughDevice): number;
   /** vfio_eeh_as_op(): the ioctl's return (>= 0) or -errno. */
   eehOp(phb: SpaprPhb, op: number, err?: EehErr): Task<number>;
   /** Error-injection session (2025 RFC): the open token, or undefined. */
@@ -270,7 +272,8 @@ function* rtasIbmSetEehOption(m: SpaprRtasMachine, c: RtasCall): Task<void> {
 }
 
 function* rtasIbmGetConfigAddrInfo2(m: SpaprRtasMachine, c: RtasCall): Task<void> {
-  if (!eehPhb(m, c, c.nargs === 4 && c.nret === 2)) return;
+  const phb = eehPhb(m, c, c.nargs === 4 && c.nret === 2);
+  if (!phb) return;
   const buid = ldq(m, c, 1);
   // "We always have PE address of form 00BB0001. BB represents the bus number of PE's primary bus."
   switch (ld(m, c, 3)) {
@@ -280,7 +283,7 @@ function* rtasIbmGetConfigAddrInfo2(m: SpaprRtasMachine, c: RtasCall): Task<void
         st(m, c, 0, RTAS_OUT_PARAM_ERROR);
         return;
       }
-      st(m, c, 1, (dev.bus << 16) + 1);
+      st(m, c, 1, m.peAddress(phb, dev));
       break;
     }
     case RTAS_GET_PE_MODE:

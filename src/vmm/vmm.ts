@@ -357,7 +357,16 @@ export class Vmm implements SpaprRtasMachine {
   }
 
   /** A virtual PHB with its VFIO container, group and devices (spapr_phb_realize + vfio_realize). */
-  private *realizePhb(index: number, cfg: VirtualPhbConfig): Task<void> {
+  private *realizePhb(configured: number, cfg: VirtualPhbConfig): Task<void> {
+    // The design may place the PHB and its functions itself (identity mapping).
+    const placed = this.wiring.placePhb?.(
+      configured,
+      (cfg.devices ?? []).map((d) => d.host),
+    );
+    if (placed && 'error' in placed) {
+      throw new SetupError(`phb ${configured}: ${placed.error}`, placed.rc);
+    }
+    const index = placed?.index ?? configured;
     if (this.phbs.some((p) => p.index === index))
       throw new SetupError(`phb ${index}: duplicate index`, -EBUSY);
     const phb = new SpaprPhb(index);
@@ -455,14 +464,15 @@ export class Vmm implements SpaprRtasMachine {
       if (!hostSlots.includes(key)) hostSlots.push(key);
       const slot = d.slot ?? hostSlots.indexOf(key);
       const fn = d.fn ?? (m ? Number(m[4]) : 0);
-      yield* this.realizeDevice(phb, d.host, (slot << 3) | fn, step);
+      const at = placed?.devices.find((x) => x.host === d.host);
+      yield* this.realizeDevice(phb, d.host, at?.bus ?? 0, at?.devfn ?? (slot << 3) | fn, step);
     }
     const wiringPhb = {
       index,
       buid: phb.buid,
       containerFd,
       groupFd,
-      peConfigAddr: 1,
+      peConfigAddr: phb.devices[0] ? this.peAddress(phb, phb.devices[0]) : 1,
       devices: phb.devices.map((x) => ({ host: x.host, fd: x.fd, configAddr: x.configAddr })),
     };
     if (this.wiring.phbRealized) {
@@ -477,11 +487,12 @@ export class Vmm implements SpaprRtasMachine {
   private *realizeDevice(
     phb: SpaprPhb,
     host: string,
+    bus: number,
     devfn: number,
     step: (s: string) => string,
   ): Task<void> {
     const v = this.vfio;
-    if (devfn > 0xff || phb.devices.some((d) => d.devfn === devfn)) {
+    if (devfn > 0xff || phb.devices.some((d) => d.bus === bus && d.devfn === devfn)) {
       throw new SetupError(step(`${host}: devfn 0x${devfn.toString(16)} taken`), -EBUSY);
     }
     const fd = this.check(
@@ -505,7 +516,7 @@ export class Vmm implements SpaprRtasMachine {
       v,
       host,
       fd,
-      0,
+      bus,
       devfn,
       Number(cfg.value?.offset ?? 0n),
       Number(cfg.value?.size ?? 0n),
@@ -554,6 +565,11 @@ export class Vmm implements SpaprRtasMachine {
       vmFd: this.vmFd,
       kvmVfioFd: this.kvmVfioFd,
       ioctl: (fd, req, arg) => this.ioctl(fd, req, arg),
+      readUser: (addr, len) => {
+        const out = new Uint8Array(len);
+        this.host.memory.read(toHpa(addr), out);
+        return out;
+      },
       userPointer: (b) => this.userPointer(b),
     };
   }
@@ -620,6 +636,11 @@ export class Vmm implements SpaprRtasMachine {
 
   findDevice(buid: bigint, configAddr: number): PassthroughDevice | undefined {
     return this.findPhb(buid)?.findDevice(configAddr);
+  }
+
+  /** ibm,get-config-addr-info2's PE address of `dev` (the wiring's, else QEMU's (bus << 16) + 1). */
+  peAddress(phb: SpaprPhb, dev: PassthroughDevice): number {
+    return this.wiring.peConfigAddr?.(phb, dev) ?? (dev.bus << 16) + 1;
   }
 
   /** vfio_eeh_as_op() -> vfio_eeh_container_op(). */
