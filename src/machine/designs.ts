@@ -6,8 +6,11 @@
  * kernel's `opsFactory`. Layers never test which design runs; a new design
  * is one more entry here.
  */
+import { HOST_PE_STATE_QUERY, PseriesEehOps } from '../guest/eeh_pseries.js';
 import type { GuestSpec } from '../guest/index.js';
 import {
+  hostPeIdResolver,
+  identityResolver,
   type KvmEehResolver,
   kvmEehReadSlotResetState2,
   kvmVfioMappingResolver,
@@ -21,6 +24,8 @@ import type { VfioPciArch } from '../vfio/arch.js';
 import { PowernvAddrMapping } from '../vfio/experimental_addr_mapping.js';
 import {
   type EehWiring,
+  hostPeInDeviceTree,
+  IDENTITY_MAPPING,
   KVM_EEH_MAPPING,
   QEMU_INTERCEPT,
   VFIO_ADDR_MAPPING,
@@ -62,12 +67,20 @@ function inKernelStateQuery(
 
 function design(
   name: DesignName,
-  wiring: EehWiring,
+  wiring: EehWiring | (() => EehWiring),
   host?: DesignHost,
+  guestOps?: GuestSpec['opsFactory'],
 ): [DesignName, MachineDesign] {
   return [
     name,
-    { name, description: describeDesign(name), wiring: () => wiring, ...(host ? { host } : {}) },
+    {
+      name,
+      description: describeDesign(name),
+      // A stateful wiring is a factory: one object per VMM.
+      wiring: typeof wiring === 'function' ? wiring : () => wiring,
+      ...(host ? { host } : {}),
+      ...(guestOps ? { guestOps } : {}),
+    },
   ];
 }
 
@@ -87,6 +100,22 @@ const REGISTRY = new Map<DesignName, MachineDesign>([
   design('a-vfio', VFIO_ADDR_MAPPING, {
     kvmServices: inKernelStateQuery(vfioAddrMappingResolver, 'virtual'),
     vfioArch: (sim) => new PowernvAddrMapping(sim),
+  }),
+  // (b) guest told the mapping: host PE identity in the device tree, the
+  // guest's state query names it, KVM checks it is one of the VM's groups.
+  design(
+    'b',
+    hostPeInDeviceTree,
+    {
+      kvmServices: inKernelStateQuery(hostPeIdResolver, 'virtual'),
+      experimentalEehMapping: true, // KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID
+    },
+    (sim, rtas, buids) => new PseriesEehOps(sim, rtas, buids, HOST_PE_STATE_QUERY),
+  ),
+  // (c) identity mapping: vPHB = host PHB, functions at host bus/devfn; KVM
+  // reads the guest address as the host's after the same ownership check.
+  design('c', IDENTITY_MAPPING, {
+    kvmServices: inKernelStateQuery(identityResolver, 'virtual'),
   }),
 ]);
 
