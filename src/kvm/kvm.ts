@@ -108,6 +108,12 @@ export interface KvmRunPort {
    * -EIO (the VM belongs to another process).
    */
   attachRunLoop(proc: HostProcess, vcpuFd: number, handler: VcpuRunHandler): number;
+  /**
+   * The VMM's vCPU thread pauses and does not enter KVM_RUN again (QEMU
+   * vm_stop -> pause_all_vcpus; see Vm.pausedAt for what the guest then
+   * does). Same fd checks and results as attachRunLoop.
+   */
+  pauseVcpu(proc: HostProcess, vcpuFd: number): number;
 }
 
 const isBuf = (arg: IoctlArg, size: number): arg is ArrayBuffer =>
@@ -163,6 +169,16 @@ export class Kvm implements KvmRunPort {
     if (!v) return -EINVAL;
     if (v.vm.mm !== proc.mm) return -EIO;
     v.vcpu.handler = handler;
+    return 0;
+  }
+
+  pauseVcpu(proc: HostProcess, vcpuFd: number): number {
+    const f = proc.file(vcpuFd);
+    if (!f) return -EBADF;
+    const v = this.vcpuFiles.get(f);
+    if (!v) return -EINVAL;
+    if (v.vm.mm !== proc.mm) return -EIO;
+    v.vm.pauseVcpu(v.vcpu);
     return 0;
   }
 

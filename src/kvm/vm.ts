@@ -61,6 +61,8 @@ export interface VcpuRunHandler {
 export class Vcpu {
   readonly run = new ArrayBuffer(kvm_run.size);
   handler: VcpuRunHandler | undefined;
+  /** The VMM paused its thread (Kvm.pauseVcpu): it does not enter KVM_RUN again. */
+  paused = false;
   private busy = false;
   private readonly waiters = new WaitQueue();
 
@@ -258,6 +260,16 @@ export class Vm implements GuestPlatform {
   readonly eehMappings: KvmEehMapping[] = [];
   readonly stats = new VmStats();
   fatal: VmFatal | undefined;
+  /**
+   * When the VMM paused the vCPU the guest runs on (QEMU vm_stop ->
+   * pause_all_vcpus; Kvm.pauseVcpu). MODEL: the guest's threads run from
+   * KVM's side here, so a paused VM is one whose threads stop at their
+   * next entry to the platform: a hypercall never returns (as under
+   * `fatal`) and, since an MMIO access cannot block in the model, MMIO
+   * reads all 1s and stores are dropped (counted as unmappedMmio). A
+   * hypercall already inside the VMM completes.
+   */
+  pausedAt: Ns | undefined;
   /** Open files referring to this VM (VM fd, vCPU fds, device fds). */
   refs = 0;
   readonly ram: GuestRam;
@@ -437,7 +449,7 @@ export class Vm implements GuestPlatform {
    * returns all 1s (counted). A VM stopped by a fatal error reads all 1s too.
    */
   mmioRead(gpa: Gpa, size: MmioSize): number {
-    const s = this.fatal ? undefined : this.mmioSlotFor(gpa, size);
+    const s = this.fatal || this.pausedAt !== undefined ? undefined : this.mmioSlotFor(gpa, size);
     if (!s) {
       this.stats.unmappedMmio++;
       return ALL_ONES[size];
@@ -446,7 +458,7 @@ export class Vm implements GuestPlatform {
   }
 
   mmioWrite(gpa: Gpa, size: MmioSize, value: number): void {
-    const s = this.fatal ? undefined : this.mmioSlotFor(gpa, size);
+    const s = this.fatal || this.pausedAt !== undefined ? undefined : this.mmioSlotFor(gpa, size);
     if (!s) {
       this.stats.unmappedMmio++;
       return;
@@ -476,9 +488,9 @@ export class Vm implements GuestPlatform {
   *hcall(nr: number, args: readonly bigint[]): Task<bigint> {
     const vcpu = this.bootVcpu();
     if (!vcpu) throw new Error(`${this.vmName}: hypercall with no vCPU created`);
-    if (this.fatal) return yield* this.stopForever();
+    if (this.fatal || vcpu.paused) return yield* this.stopForever();
     yield* vcpu.enter();
-    if (this.fatal) {
+    if (this.fatal || vcpu.paused) {
       vcpu.leave(this.sim);
       return yield* this.stopForever();
     }
@@ -641,6 +653,12 @@ export class Vm implements GuestPlatform {
       vcpu.handler?.onError?.(rc, reason);
     }
     return { kind: 'fatal' };
+  }
+
+  /** The VMM paused `vcpu` (see `pausedAt`). */
+  pauseVcpu(vcpu: Vcpu): void {
+    vcpu.paused = true;
+    if (vcpu === this.bootVcpu()) this.pausedAt ??= this.sim.now;
   }
 
   /** A stopped VM: the calling guest thread never runs again. */
