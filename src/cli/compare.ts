@@ -4,7 +4,9 @@
  * per design what the 2013 discussion argues about - the guest's state
  * query cost (ibm,read-slot-reset-state2, rtas_call() entry to return, from
  * the guest kernel's RTAS accounting), exits to the VMM, in-kernel RTAS
- * calls, recovery time, silent reads - with the state-query cost as a
+ * calls, detection latency (the `+notify` designs' point: hardware freeze
+ * to the guest's isolation of the PE), recovery time, silent reads - with
+ * the state-query cost as a
  * ratio of design d's, measured in the same invocation (d is run for the
  * ratio even when not listed).
  */
@@ -32,6 +34,12 @@ export interface CompareRow {
   exitsPerQuery: number | null;
   /** H_RTAS calls answered inside KVM. */
   inKernelRtas: number;
+  /**
+   * Detection latency: from each guest recovery's freeze (the last PHB error
+   * at or before it) to its start (= the guest isolating the PE), mean over
+   * the guest recoveries (null: none).
+   */
+  detectNs: Ns | null;
   /** Longest recovery of a device (null: nothing recovered). */
   recoveryNs: Ns | null;
   /** Silent reads + DMA mismatches (what `run` prints as `silent`). */
@@ -61,6 +69,14 @@ export function compareRow(
     for (const t of Object.values(g.rtas)) inKernel += t.calls - t.exits;
   }
   const rec = r.devices.flatMap((d) => (d.recoveryNs === undefined ? [] : [d.recoveryNs]));
+  const detect: Ns[] = [];
+  for (const g of details.guests) {
+    for (const rc of g.recoveries) {
+      const freezes = details.hwErrors.filter((e) => e.t <= rc.startNs);
+      const last = freezes[freezes.length - 1];
+      if (last) detect.push(rc.startNs - last.t);
+    }
+  }
   return {
     design,
     stateQueries: queries,
@@ -69,6 +85,7 @@ export function compareRow(
     stateQueryExits,
     exitsPerQuery: queries ? exits / queries : null,
     inKernelRtas: inKernel,
+    detectNs: detect.length ? Math.round(detect.reduce((a, b) => a + b, 0) / detect.length) : null,
     recoveryNs: rec.length ? Math.max(...rec) : null,
     silentReads: r.devices.reduce(
       (n, d) => n + d.integrity.silentReads + d.integrity.dmaMismatches,
@@ -119,6 +136,7 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     'exits/query',
     'query exits',
     'in-kernel RTAS',
+    'detect',
     'recovery',
     'silent',
     'query vs d',
@@ -131,6 +149,7 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     r.exitsPerQuery === null ? '-' : r.exitsPerQuery.toFixed(2),
     String(r.stateQueryExits),
     String(r.inKernelRtas),
+    r.detectNs === null ? '-' : formatNs(r.detectNs),
     r.recoveryNs === null ? '-' : formatNs(r.recoveryNs),
     String(r.silentReads),
     r.vsD === null ? '-' : `${r.vsD.toFixed(2)}x`,
@@ -145,7 +164,7 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     `eehsim compare: scenario ${s.name}, seed ${s.seed}, one run per design`,
     line(head),
     ...body.map(line),
-    "state query: mean guest rtas_call() time of ibm,read-slot-reset-state2; exits: KVM_RUN returns to the VMM (all guests); query vs d: state-query time / design d's",
+    "state query: mean guest rtas_call() time of ibm,read-slot-reset-state2; exits: KVM_RUN returns to the VMM (all guests); detect: PHB freeze -> the guest isolates the PE (mean); silent: all-1s reads taken as data while frozen + DMA mismatches; query vs d: state-query time / design d's",
   ].join('\n');
 }
 

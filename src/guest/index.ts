@@ -33,6 +33,7 @@ export interface GuestSpec {
   readonly maxFreezes?: number;
   readonly oracle?: FreezeOracle;
   readonly opsFactory?: GuestKernelOptions['opsFactory'];
+  readonly accessors?: GuestKernelOptions['accessors'];
 }
 
 export interface GuestHandle {
@@ -51,6 +52,7 @@ export function startGuest(sim: Sim, platform: GuestPlatform, spec: GuestSpec = 
   if (spec.maxFreezes !== undefined) opts.maxFreezes = spec.maxFreezes;
   if (spec.oracle) opts.oracle = spec.oracle;
   if (spec.opsFactory) opts.opsFactory = spec.opsFactory;
+  if (spec.accessors) opts.accessors = spec.accessors;
   if (spec.drivers) {
     opts.driverOverride = Object.fromEntries(
       Object.entries(spec.drivers).map(([dev, b]) => [dev, testnicDriverName(b)]),

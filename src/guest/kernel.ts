@@ -29,6 +29,7 @@ import { PciSubsystem } from '../kernel/pci_core.js';
 import type { GuestPlatform } from '../kvm/guest_platform.js';
 import { type Process, type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
+import type { Ns } from '../sim/time.js';
 import { ENODEV } from '../uapi/errno.js';
 import { H_PUT_TCE, H_SUCCESS } from '../uapi/hcall.js';
 import { type Bdf, type Buid, formatBdf, type Gpa, type PeNumber } from '../uapi/ids.js';
@@ -42,6 +43,31 @@ import {
 } from './integrity.js';
 import { GuestRtas, type RtasCallStats } from './rtas.js';
 import './trace_events.js';
+
+/**
+ * What the EEH MMIO accessors (eeh_readl() & co) do on an all-1s read - a
+ * design's guest hook. Linux: eeh_check_failure() every time (a state query
+ * unless the PE is already known isolated).
+ */
+export interface EehAccessorPolicy {
+  /**
+   * false - PROPOSAL (`+notify-only`): trust the hypervisor's freeze event
+   * and skip the check: no per-read cost, but an all-1s read between a
+   * freeze and its event is taken as data (see integrity.ts).
+   */
+  readonly checkOnAllOnes: boolean;
+}
+
+/** Linux's accessors: every all-1s read runs eeh_check_failure(). */
+export const LINUX_EEH_ACCESSORS: EehAccessorPolicy = Object.freeze({ checkOnAllOnes: true });
+
+/** How the guest kernel first learned that a device's PE was frozen. */
+export interface GuestDetection {
+  readonly t: Ns;
+  readonly dev: string;
+  /** `accessor` (an all-1s MMIO read), `check` (a driver's or config read's check), `event` (+notify). */
+  readonly via: 'accessor' | 'check' | 'event';
+}
 
 export interface GuestKernelOptions {
   /** eeh_max_freezes of this kernel (default 5). */
@@ -58,6 +84,8 @@ export interface GuestKernelOptions {
    * how the guest reaches its PE (src/designs) can pass a subclass.
    */
   opsFactory?: (sim: Sim, rtas: GuestRtas, buids: ReadonlyMap<number, Buid>) => PseriesEehOps;
+  /** The EEH MMIO accessors' policy (default LINUX_EEH_ACCESSORS). */
+  accessors?: EehAccessorPolicy;
 }
 
 /** One virtual PHB as the guest knows it. */
@@ -208,6 +236,11 @@ export class GuestKernel {
   readonly buids = new Map<number, Buid>();
   booted = false;
   bootReport: BootReport | undefined;
+  readonly accessors: EehAccessorPolicy;
+  /** Each time a device went from normal to frozen in this kernel's view, in order. */
+  readonly detections: GuestDetection[] = [];
+  /** PROPOSAL (+notify): hypervisor EEH events handled (`unknown`: no such device). */
+  readonly eehEvents = { handled: 0, unknown: 0 };
   private readonly bootWq = new WaitQueue();
   private readonly byPdev = new Map<PciDev, GuestDevice>();
   private readonly dmaPool = new Map<number, Gpa[]>();
@@ -218,6 +251,7 @@ export class GuestKernel {
     readonly opts: GuestKernelOptions = {},
   ) {
     this.name = platform.vmName;
+    this.accessors = opts.accessors ?? LINUX_EEH_ACCESSORS;
     this.rtas = new GuestRtas(sim, platform);
     this.ops = opts.opsFactory
       ? opts.opsFactory(sim, this.rtas, this.buids)
@@ -330,6 +364,9 @@ export class GuestKernel {
     }
     this.eeh.enabled = init.ok && anyPe;
     this.eeh.events.start(this.name);
+    if (tree.eehNotify && this.platform.onEehEvent) {
+      this.platform.onEehEvent((ev) => this.eehEvent(ev.buid, ev.configAddr));
+    }
     const probe: Record<string, number> = {};
     for (const d of this.devices) probe[d.name] = yield* this.pci.bind(d.pdev);
     const report: BootReport = {
@@ -397,15 +434,39 @@ export class GuestKernel {
    */
   private *eehRead(addr: number, size: 1 | 2 | 4): Task<number> {
     const v = yield* this.mmioLoad(addr, size);
-    if (v === allOnes(size) && this.eeh.enabled) {
+    if (v === allOnes(size) && this.eeh.enabled && this.accessors.checkOnAllOnes) {
       const dev = this.deviceAt(addr);
+      const was = dev && this.pciChannelOffline(dev.pdev);
       const rc = yield* this.eeh.checkFailureAt(addr);
       if (dev) {
         dev.checks++;
         if (rc === 0 && dev.edev.pe) dev.falsePositives++;
+        if (!was) this.detected(dev, 'accessor');
       }
     }
     return v;
+  }
+
+  /** Records a device's first sight of a freeze (normal before, offline now). */
+  private detected(dev: GuestDevice, via: GuestDetection['via']): void {
+    if (this.pciChannelOffline(dev.pdev))
+      this.detections.push({ t: this.sim.now, dev: dev.name, via });
+  }
+
+  /**
+   * PROPOSAL (+notify, not PAPR): the hypervisor's EEH freeze event for the
+   * device at (BUID, config address): eeh_dev_check_failure() on it, so
+   * recovery starts without waiting for an all-1s read.
+   */
+  private *eehEvent(buid: bigint, configAddr: number): Task<void> {
+    const dev = this.devices.find((d) => d.phb.buid === buid && d.node.configAddr === configAddr);
+    this.sim.trace.emit('guest.eeh_event', { dev: dev?.name ?? '-', configAddr });
+    if (!dev) {
+      this.eehEvents.unknown++;
+      return;
+    }
+    this.eehEvents.handled++;
+    yield* this.eehDevCheckFailure(dev, 'event');
   }
 
   *readl(addr: number): Task<number> {
@@ -464,8 +525,10 @@ export class GuestKernel {
    * all-1s config read), counted as a check of the device. 1 when the PE is
    * (now) known frozen.
    */
-  *eehDevCheckFailure(dev: GuestDevice): Task<number> {
+  *eehDevCheckFailure(dev: GuestDevice, via: GuestDetection['via'] = 'check'): Task<number> {
+    const was = this.pciChannelOffline(dev.pdev);
     const rc = yield* this.eeh.devCheckFailure(dev.edev);
+    if (!was) this.detected(dev, via);
     dev.checks++;
     if (rc === 0 && dev.edev.pe && this.eeh.enabled) dev.falsePositives++;
     return rc;

@@ -27,6 +27,8 @@ declare module '../sim/trace.js' {
     'guest.io.silent': { dev: string; reg: string; addr: string };
     /** A store issued while the PE was frozen (dropped by the PHB). */
     'guest.io.dropped_store': { dev: string; reg: string; addr: string };
+    /** PROPOSAL (+notify): the hypervisor's EEH freeze event reached the guest kernel. */
+    'guest.eeh_event': { dev: string; configAddr: number };
     /** End-to-end check of one DMA ping-pong buffer. */
     'guest.dma.check': { dev: string; ok: boolean; bytes: number; bad: number };
   }

@@ -8,6 +8,7 @@
 import type { Task } from '../sim/scheduler.js';
 import type { Gpa } from '../uapi/ids.js';
 import type { GuestDeviceTree } from '../vmm/device_tree.js';
+import type { GuestEehEvent } from './eeh_event.js';
 
 export interface GuestRam {
   readonly size: number;
@@ -31,4 +32,10 @@ export interface GuestPlatform {
   mmioWrite(gpa: Gpa, size: 1 | 2 | 4, value: number): void;
   readonly ram: GuestRam;
   deviceTree(): GuestDeviceTree;
+  /**
+   * PROPOSAL (+notify, not PAPR): the guest's handler of the hypervisor's
+   * EEH freeze event (src/kvm/eeh_event.ts), run as a guest process per
+   * event. Optional: a platform without it never delivers one.
+   */
+  onEehEvent?(handler: (ev: GuestEehEvent) => Task<void>): void;
 }

@@ -62,6 +62,7 @@ import {
   kvmIoctlName,
 } from '../uapi/kvm.js';
 import { vfioFileEehPe } from '../vfio/kvm_export.js';
+import { KVM_PPC_EEH_EVENT, kvm_ppc_eeh_event } from './eeh_event.js';
 import type { HostMmio } from './host_mmio.js';
 import { defaultRtasServices, type KvmRtasServiceTable } from './rtas_services.js';
 import { KVM_DEV_VFIO_GROUP_GET_EEH_PE_ID, kvm_vfio_eeh_pe_id } from './uapi_eeh_identity.js';
@@ -213,7 +214,9 @@ export class Kvm implements KvmRunPort {
         kvmIoctlName(kind, request) ??
         (request === KVM_SET_USER_MEMORY_REGION
           ? 'KVM_SET_USER_MEMORY_REGION'
-          : `0x${request.toString(16)}`),
+          : request === KVM_PPC_EEH_EVENT
+            ? 'KVM_PPC_EEH_EVENT'
+            : `0x${request.toString(16)}`),
       rc: rc,
     });
     return rc;
@@ -317,6 +320,15 @@ export class Kvm implements KvmRunPort {
         return this.createDevice(proc, vm, arg);
       case KVM_CREATE_SPAPR_TCE_64:
         return this.createSpaprTce(proc, vm, arg);
+      case KVM_PPC_EEH_EVENT: {
+        // PROPOSAL (+notify): EXPERIMENTAL, see eeh_event.ts.
+        if (!isBuf(arg, kvm_ppc_eeh_event.size)) return -EFAULT;
+        const d = kvm_ppc_eeh_event.decode(arg);
+        if (!d.ok) return -EFAULT;
+        if (d.value.flags !== 0) return -EINVAL;
+        vm.injectEehEvent({ buid: d.value.buid, configAddr: d.value.config_addr });
+        return 0;
+      }
       default:
         return -ENOTTY;
     }

@@ -19,6 +19,8 @@ declare module '../sim/trace.js' {
     'kvm.rtas_token': { vm: string; name: string; token: number; rc: number };
     /** kvm-vfio device attribute (GROUP_ADD / GROUP_DEL / SET_SPAPR_TCE / SET_EEH_MAPPING). */
     'kvm.vfio': { vm: string; op: string; rc: number };
+    /** PROPOSAL (+notify): an EEH freeze event reached the guest (delivered: a handler ran). */
+    'kvm.eeh_event': { vm: string; buid: string; configAddr: number; delivered: boolean };
     /** A memory slot created, moved or deleted. */
     'kvm.memslot': { vm: string; slot: number; kind: string; gpa: number; size: number };
   }

@@ -34,6 +34,7 @@ import {
   decodeBootBlob,
   GUEST_ALLOC_BASE,
 } from './boot.js';
+import type { GuestEehEvent } from './eeh_event.js';
 import type { GuestPlatform, GuestRam } from './guest_platform.js';
 import { ALL_ONES, type HostMmio, type MmioSize } from './host_mmio.js';
 import type { KvmRtasCall, KvmRtasService, KvmRtasServiceTable } from './rtas_services.js';
@@ -278,6 +279,10 @@ export class Vm implements GuestPlatform {
   private lastMmio: MemSlot | undefined;
   private readonly halted = new WaitQueue();
   private allocNext: number = GUEST_ALLOC_BASE;
+  /** PROPOSAL (+notify): the guest's EEH event handler (GuestPlatform.onEehEvent). */
+  private eehEventHandler: ((ev: GuestEehEvent) => Task<void>) | undefined;
+  /** PROPOSAL (+notify): EEH events injected / run by a guest handler. */
+  readonly eehEvents = { injected: 0, delivered: 0 };
 
   constructor(
     private readonly host: VmHost,
@@ -464,6 +469,35 @@ export class Vm implements GuestPlatform {
       return;
     }
     this.host.mmio.mmioWrite(hpa(s.uaddr + (gpa - s.gpa)), size, value);
+  }
+
+  // ---- GuestPlatform: EEH events (PROPOSAL, see eeh_event.ts) ------------------
+
+  onEehEvent(handler: (ev: GuestEehEvent) => Task<void>): void {
+    this.eehEventHandler = handler;
+  }
+
+  /**
+   * KVM_PPC_EEH_EVENT (EXPERIMENTAL): the event reaches the guest
+   * `msi_delivery` later (interrupt latency, charged to no process) and its
+   * handler runs as a guest process. Lost when the guest registered no
+   * handler or the VM stopped.
+   */
+  injectEehEvent(ev: GuestEehEvent): void {
+    this.eehEvents.injected++;
+    const sim = this.sim;
+    sim.sched.after(sim.costs.ns('msi_delivery'), () => {
+      const h = this.fatal ? undefined : this.eehEventHandler;
+      sim.trace.emit('kvm.eeh_event', {
+        vm: this.vmName,
+        buid: `0x${ev.buid.toString(16)}`,
+        configAddr: ev.configAddr,
+        delivered: h !== undefined,
+      });
+      if (!h) return;
+      this.eehEvents.delivered++;
+      sim.spawn(`${this.vmName}:eeh-event`, h(ev), this.vmName);
+    });
   }
 
   // ---- GuestPlatform: device tree ---------------------------------------------

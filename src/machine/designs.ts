@@ -8,6 +8,7 @@
  */
 import { HOST_PE_STATE_QUERY, PseriesEehOps } from '../guest/eeh_pseries.js';
 import type { GuestSpec } from '../guest/index.js';
+import type { EehAccessorPolicy } from '../guest/kernel.js';
 import {
   hostPeIdResolver,
   identityResolver,
@@ -18,7 +19,12 @@ import {
 } from '../kvm/rtas_eeh.js';
 import { KvmRtasServiceTable, XICS_RTAS_SERVICES } from '../kvm/rtas_services.js';
 import { ScenarioError } from '../scenario/load.js';
-import { DESIGNS, type DesignName, describeDesign } from '../scenario/schema/design.js';
+import {
+  DESIGNS,
+  type DesignName,
+  describeDesign,
+  parseDesign,
+} from '../scenario/schema/design.js';
 import type { Sim } from '../sim/sim.js';
 import type { VfioPciArch } from '../vfio/arch.js';
 import { PowernvAddrMapping } from '../vfio/experimental_addr_mapping.js';
@@ -30,6 +36,7 @@ import {
   QEMU_INTERCEPT,
   VFIO_ADDR_MAPPING,
 } from '../vmm/eeh_wiring.js';
+import { withNotify } from '../vmm/notify_wiring.js';
 
 /**
  * The host kernel a design needs (default: upstream - the four XICS
@@ -43,6 +50,8 @@ export interface DesignHost {
   readonly experimentalEehMapping?: boolean;
   /** The platform's vfio_pci_arch_ioctl() override. */
   vfioArch?(sim: Sim): VfioPciArch;
+  /** PROPOSAL (+notify): next_error signals a frozen passed-through PE's error eventfds. */
+  readonly notifyPassedFreeze?: boolean;
 }
 
 export interface MachineDesign {
@@ -54,6 +63,8 @@ export interface MachineDesign {
   readonly guestOps?: GuestSpec['opsFactory'];
   /** The host kernel's side of the design (default: upstream). */
   readonly host?: DesignHost;
+  /** The guest's EEH MMIO accessor policy (default: Linux's, a check per all-1s read). */
+  readonly guestAccessors?: EehAccessorPolicy;
 }
 
 /** Upstream's table plus the EXPERIMENTAL in-kernel state query. */
@@ -118,6 +129,26 @@ const REGISTRY = new Map<DesignName, MachineDesign>([
     kvmServices: inKernelStateQuery(identityResolver, 'virtual'),
   }),
 ]);
+
+/**
+ * `+notify` / `+notify-only` (PROPOSAL, not upstream) of every design above:
+ * the same design plus the host's freeze notification (host side), the
+ * VMM's error-eventfd wiring (withNotify), and for `-only` a guest that
+ * trusts it (no check on all-1s reads).
+ */
+for (const name of DESIGNS) {
+  const choice = parseDesign(name);
+  const base = choice.notify ? REGISTRY.get(name.split('+')[0] as DesignName) : undefined;
+  if (!base) continue;
+  REGISTRY.set(name, {
+    ...base,
+    name,
+    description: describeDesign(name),
+    wiring: () => withNotify(base.wiring()),
+    host: { ...base.host, notifyPassedFreeze: true },
+    ...(choice.notifyOnly ? { guestAccessors: { checkOnAllOnes: false } } : {}),
+  });
+}
 
 /** Names of the designs the machine implements. */
 export function implementedDesigns(): DesignName[] {

@@ -166,6 +166,7 @@ export class Machine implements StepMachine {
     this.host = new HostKernel(this.sim, this.hw, this.opal, {
       vfio: s.guests.flatMap((g) => g.phbs.flatMap((p) => p.devices.map((d) => d.device))),
       maxFreezes: s.topology.host.max_freezes,
+      ...(this.design.host?.notifyPassedFreeze ? { notifyPassedFreeze: true } : {}),
     });
     this.runToEnd('host boot', this.host.boot(), 'host');
     this.vfio = new Vfio(this.sim, this.host.vfioBackend());
@@ -212,6 +213,7 @@ export class Machine implements StepMachine {
         maxFreezes: s.topology.host.max_freezes,
         oracle: { mmioFrozen: (gpa) => this.mmioFrozen(vm, gpa) },
         ...(this.design.guestOps ? { opsFactory: this.design.guestOps } : {}),
+        ...(this.design.guestAccessors ? { accessors: this.design.guestAccessors } : {}),
       });
       this.guests.push({ name: g.name, vmm, vm, kernel, passthrough, workloads: [] });
     });

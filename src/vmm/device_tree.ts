@@ -51,4 +51,9 @@ export interface GuestDeviceTree {
   /** RTAS service name (e.g. `ibm,read-slot-reset-state2`) -> token. */
   readonly rtasTokens: Readonly<Record<string, number>>;
   readonly phbs: readonly GuestPhbNode[];
+  /**
+   * PROPOSAL (+notify, not PAPR): the hypervisor raises an EEH freeze event
+   * (src/kvm/eeh_event.ts) for the devices of these PHBs.
+   */
+  readonly eehNotify?: boolean;
 }

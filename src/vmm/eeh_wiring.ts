@@ -54,6 +54,10 @@ export interface EehWiringContext {
   readUser(addr: number, len: number): Uint8Array;
   /** Copies `bytes` into the VMM's own memory and returns their address (for pointers in ioctl structs). */
   userPointer(bytes: Uint8Array): number;
+  /** eventfd(0, 0) in the VMM's process: the fd (the `+notify` wirings, src/vmm/notify_wiring.ts). */
+  eventfd(): number;
+  /** The VMM's main loop watches eventfd `fd`: a VMM thread `name` blocks in read() and runs `onSignal` per wake-up. */
+  watch(fd: number, name: string, onSignal: () => Task<void>): void;
 }
 
 /** A realized virtual PHB as the wiring sees it. */

@@ -18,12 +18,17 @@ function buildError(input: Record<string, unknown>): ScenarioError {
 
 describe('scenario errors of the machine', () => {
   it('a design without an implementation names the ones that exist', () => {
-    expect(implementedDesigns()).toEqual(['d', 'a', 'a-realmode', 'a-vfio', 'b', 'c']);
-    const e = buildError({ design: 'd+notify' });
-    expect(e.message).toMatch(
-      /design: design 'd\+notify' is not implemented yet \(implemented: d, a, a-realmode, a-vfio, b, c;/,
+    expect(implementedDesigns()).toEqual(
+      expect.arrayContaining(['d', 'a', 'a-realmode', 'a-vfio', 'd+notify', 'a-vfio+notify-only']),
     );
-    expect(buildError({ design: 'a+notify' }).message).toContain('not implemented yet');
+    expect(implementedDesigns()).not.toContain('b');
+    const e = buildError({ design: 'b' });
+    expect(e.message).toMatch(
+      /design: design 'b' is not implemented yet \(implemented: d, a, a-realmode, a-vfio, /,
+    );
+    expect(buildError({ design: 'c' }).message).toContain('not implemented yet');
+    // +notify of an unimplemented design is unimplemented too.
+    expect(buildError({ design: 'b+notify' }).message).toContain('not implemented yet');
   });
 
   it('one virtual PHB with devices of two IOMMU groups', () => {
@@ -106,9 +111,9 @@ describe('scenario errors of the machine', () => {
     expect(e.message).toContain('workloads[0].device');
   });
 
-  it('eehsim run --design d+notify exits 2 with the message', async () => {
+  it('eehsim run --design b exits 2 with the message', async () => {
     let err = '';
-    const code = await runCli(['run', 'default', '--design', 'd+notify'], {
+    const code = await runCli(['run', 'default', '--design', 'b'], {
       out: () => {},
       err: (t) => {
         err += t;
@@ -117,6 +122,6 @@ describe('scenario errors of the machine', () => {
       signals: false,
     });
     expect(code).toBe(2);
-    expect(err).toContain("design 'd+notify' is not implemented yet");
+    expect(err).toContain("design 'b' is not implemented yet");
   });
 });

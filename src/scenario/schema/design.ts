@@ -4,7 +4,9 @@
  * whether the host notifies the guest of a freeze asynchronously.
  *
  * Written `d` (upstream: the VMM intercepts every RTAS call), `a`, `b`, `c`,
- * optionally with `+notify`, e.g. `a+notify`. Option (a) has variants
+ * optionally with `+notify`, e.g. `a+notify` (the host notifies, the
+ * guest still checks every all-1s read) or `+notify-only` (the guest trusts
+ * the notification and skips the check). Option (a) has variants
  * (`a-realmode`, `a-vfio`): where the in-kernel handler runs and where the
  * VMM registers the mapping.
  *
@@ -42,6 +44,14 @@ export const DESIGNS = [
   'a+notify',
   'b+notify',
   'c+notify',
+  'd+notify-only',
+  'a+notify-only',
+  'a-realmode+notify',
+  'a-realmode+notify-only',
+  'a-vfio+notify',
+  'a-vfio+notify-only',
+  'b+notify-only',
+  'c+notify-only',
   'aer',
 ] as const;
 export type DesignName = (typeof DESIGNS)[number];
@@ -55,6 +65,8 @@ export interface DesignChoice {
   mapping: DesignMapping;
   /** The host notifies the guest of a freeze asynchronously. */
   notify: boolean;
+  /** `+notify-only`: the guest trusts the notification (no state query on all-1s reads); omitted otherwise. */
+  notifyOnly?: true;
   /** Variant of the mapping (`a-realmode` -> `realmode`); omitted for none. */
   variant?: Exclude<DesignVariant, ''>;
 }
@@ -62,13 +74,19 @@ export interface DesignChoice {
 export function parseDesign(name: DesignName): DesignChoice {
   const [base, extra] = name.split('+') as [string, string | undefined];
   const [mapping, variant] = base.split('-') as [DesignMapping, DesignVariant | undefined];
-  const out: DesignChoice = { mapping, notify: extra === 'notify' };
+  const out: DesignChoice = { mapping, notify: extra === 'notify' || extra === 'notify-only' };
+  if (extra === 'notify-only') out.notifyOnly = true;
   if (variant) out.variant = variant as Exclude<DesignVariant, ''>;
   return out;
 }
 
 export function describeDesign(name: DesignName): string {
-  const { mapping, notify, variant } = parseDesign(name);
+  const { mapping, notify, notifyOnly, variant } = parseDesign(name);
   const v = variant ? ` - ${DESIGN_VARIANTS[variant]}` : '';
-  return `${name}: ${DESIGN_MAPPINGS[mapping]}${v}${notify ? '; asynchronous freeze notification' : ''}`;
+  const n = notifyOnly
+    ? '; asynchronous freeze notification, trusted (no state query on all-1s reads)'
+    : notify
+      ? '; asynchronous freeze notification'
+      : '';
+  return `${name}: ${DESIGN_MAPPINGS[mapping]}${v}${n}`;
 }
