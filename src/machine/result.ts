@@ -23,6 +23,7 @@ import type {
   FinalPeState,
   Integrity,
   RunResult,
+  StoppedGuest,
 } from '../scenario/result.js';
 import type { CostTally } from '../sim/accounting.js';
 import type { Layer } from '../sim/layers.js';
@@ -142,6 +143,25 @@ function finalState(m: Machine, ref: string): FinalPeState {
   return hwPeState(phb, phb.peOf(fn));
 }
 
+/**
+ * A device of a guest its VMM stopped: `failed` (cause `vm-stopped`),
+ * whatever the guest believed; the I/O its workloads had in flight when
+ * the guest stopped running never completes and is counted lost.
+ */
+function vmStopped(out: DeviceOutcome, g: MachineGuest): void {
+  const addrs = new Set(
+    g.passthrough.filter((p) => p.ref === out.device).map((p) => p.guestAddress),
+  );
+  for (const w of g.workloads) {
+    const s = w.stats;
+    if (!addrs.has(s.device)) continue;
+    out.integrity.lostIos += Math.max(0, s.issued - s.completed - s.lost);
+  }
+  out.status = 'failed';
+  out.cause = 'vm-stopped';
+  delete out.recoveryNs;
+}
+
 export function deviceOutcomes(m: Machine): {
   devices: DeviceOutcome[];
   peStates: Record<string, FinalPeState>;
@@ -193,6 +213,7 @@ export function deviceOutcomes(m: Machine): {
       out.cause = `PE still stopped at the end (state ${state})`;
       delete out.recoveryNs;
     }
+    if (g?.vmm.stats.stopped) vmStopped(out, g);
     devices.push(out);
   }
   return { devices, peStates };
@@ -350,6 +371,16 @@ export function machineResult(m: Machine): RunResult & { details: MachineDetails
     devices,
     steps: m.stepResults.map((s) => ({ ...s })),
     peStates,
+    ...stoppedGuests(m),
     details: machineDetails(m),
   };
+}
+
+/** `stoppedGuests` of the result, when a VMM stopped its guest. */
+function stoppedGuests(m: Machine): { stoppedGuests?: StoppedGuest[] } {
+  const out = m.guests.flatMap((g) => {
+    const s = g.vmm.stats.stopped;
+    return s ? [{ guest: g.name, atNs: s.at - m.t0, reason: s.reason }] : [];
+  });
+  return out.length ? { stoppedGuests: out } : {};
 }

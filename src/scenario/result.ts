@@ -68,6 +68,13 @@ export interface StepOutcome {
 /** PE state at the end (RTAS numbering), or `disabled`. */
 export type FinalPeState = 0 | 1 | 2 | 4 | 5 | 'disabled';
 
+export interface StoppedGuest {
+  guest: string;
+  /** Scenario time of the stop (ns). */
+  atNs: Ns;
+  reason: string;
+}
+
 export interface RunResult {
   scenario: string;
   seed: number;
@@ -78,6 +85,11 @@ export interface RunResult {
   steps: StepOutcome[];
   /** Final PE state per device name. */
   peStates: Record<string, FinalPeState>;
+  /**
+   * Guests their VMM stopped (QEMU vm_stop, e.g. on an unrecoverable error
+   * under design `aer`): scenario time and the VMM's message. Absent when none.
+   */
+  stoppedGuests?: StoppedGuest[];
   /** Runner-specific details (JSON-serialisable). */
   details?: unknown;
 }

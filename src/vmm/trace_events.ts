@@ -13,6 +13,8 @@ declare module '../sim/trace.js' {
     'vmm.eeh_op': { vm: string; phb: number; op: string; rc: number };
     /** MSI-X of a passed-through device: enable / disable (VFIO_DEVICE_SET_IRQS), cache reset. */
     'vmm.msix': { vm: string; dev: string; op: string; rc: number };
+    /** vm_stop(): the VM's vCPUs are paused (state: QEMU RunState), with the VMM's message. */
+    'vmm.vm_stop': { vm: string; state: string; reason: string };
     /** A machine set-up step (realize); rc < 0 stops the machine. */
     'vmm.setup': { vm: string; step: string; rc: number };
   }

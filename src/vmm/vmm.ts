@@ -19,7 +19,6 @@
  *   const guest = kvm.vmOf(vmm.proc, vmm.vmFd);   // the GuestPlatform of the guest kernel
  */
 
-import { createEventfd } from '../host/eventfd.js';
 import type { HostProcess, IoctlArg, Syscalls } from '../host/process.js';
 import type { HostMemory } from '../hw/memory.js';
 import { BOOT_FDT_GPA, encodeBootBlob } from '../kvm/boot.js';
@@ -155,6 +154,8 @@ export class VmmStats {
   tceErrors = 0;
   /** KVM_RUN failed (the VM is stopped). */
   runError: { rc: number; reason: string } | undefined;
+  /** vm_stop(): when (virtual time), the run state and the message that went with it. */
+  stopped: { at: Ns; state: VmRunState; reason: string } | undefined;
 
   rtasTally(name: string): VmmRtasTally {
     let t = this.rtas.get(name);
@@ -165,6 +166,9 @@ export class VmmStats {
     return t;
   }
 }
+
+/** QEMU RunState values the model's vm_stop() uses (RUN_STATE_INTERNAL_ERROR). */
+export type VmRunState = 'internal-error';
 
 const EEH_OP_NAMES = [
   'DISABLE',
@@ -572,26 +576,18 @@ export class Vmm implements SpaprRtasMachine {
         return out;
       },
       userPointer: (b) => this.userPointer(b),
-      eventfd: () => createEventfd(this.sim, this.proc),
-      watch: (fd, name, onSignal) => this.watchEventfd(fd, name, onSignal),
     };
   }
 
   /**
-   * The main loop's fd handler (qemu_set_fd_handler): a VMM thread blocks in
-   * read() of eventfd `fd` and runs `onSignal` after each wake-up.
+   * vm_stop(state) (system/cpus.c do_vm_stop): error_report() the reason,
+   * pause_all_vcpus(), run state `state`. The first stop wins.
    */
-  private watchEventfd(fd: number, name: string, onSignal: () => Task<void>): void {
-    const sys = this.host.syscalls;
-    const proc = this.proc;
-    this.sim.spawn(
-      `${this.vmName}:${name}`,
-      (function* () {
-        const buf = new Uint8Array(8);
-        while ((yield* sys.pread(proc, fd, 0, buf)) === 8) yield* onSignal();
-      })(),
-      this.vmName,
-    );
+  vmStop(state: VmRunState, reason: string): void {
+    if (this.stats.stopped) return;
+    this.stats.stopped = { at: this.sim.now, state, reason };
+    this.sim.trace.emit('vmm.vm_stop', { vm: this.vmName, state, reason });
+    for (const fd of this.vcpuFds) this.host.kvm.pauseVcpu(this.proc, fd);
   }
 
   /** Binds the wiring's RTAS names to in-kernel KVM services (kvmppc_define_rtas_kernel_token). */
