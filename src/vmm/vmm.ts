@@ -19,6 +19,7 @@
  *   const guest = kvm.vmOf(vmm.proc, vmm.vmFd);   // the GuestPlatform of the guest kernel
  */
 
+import { createEventfd } from '../host/eventfd.js';
 import type { HostProcess, IoctlArg, Syscalls } from '../host/process.js';
 import type { HostMemory } from '../hw/memory.js';
 import { BOOT_FDT_GPA, encodeBootBlob } from '../kvm/boot.js';
@@ -576,6 +577,8 @@ export class Vmm implements SpaprRtasMachine {
         return out;
       },
       userPointer: (b) => this.userPointer(b),
+      eventfd: () => createEventfd(this.sim, this.proc),
+      watch: (fd, name, onSignal) => this.watchEventfd(fd, name, onSignal),
     };
   }
 
@@ -588,6 +591,23 @@ export class Vmm implements SpaprRtasMachine {
     this.stats.stopped = { at: this.sim.now, state, reason };
     this.sim.trace.emit('vmm.vm_stop', { vm: this.vmName, state, reason });
     for (const fd of this.vcpuFds) this.host.kvm.pauseVcpu(this.proc, fd);
+  }
+
+  /**
+   * The main loop's fd handler (qemu_set_fd_handler): a VMM thread blocks in
+   * read() of eventfd `fd` and runs `onSignal` after each wake-up.
+   */
+  private watchEventfd(fd: number, name: string, onSignal: () => Task<void>): void {
+    const sys = this.host.syscalls;
+    const proc = this.proc;
+    this.sim.spawn(
+      `${this.vmName}:${name}`,
+      (function* () {
+        const buf = new Uint8Array(8);
+        while ((yield* sys.pread(proc, fd, 0, buf)) === 8) yield* onSignal();
+      })(),
+      this.vmName,
+    );
   }
 
   /** Binds the wiring's RTAS names to in-kernel KVM services (kvmppc_define_rtas_kernel_token). */
