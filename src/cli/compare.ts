@@ -44,6 +44,12 @@ export interface CompareRow {
   recoveryNs: Ns | null;
   /** Silent reads + DMA mismatches (what `run` prints as `silent`). */
   silentReads: number;
+  /** `vm stopped` when a VMM stopped its guest (design `aer`), else the worst device status. */
+  outcome: string;
+  /** Scenario time of the first guest stop (null: no guest stopped). */
+  stoppedNs: Ns | null;
+  /** I/Os lost, all devices. */
+  lostIos: number;
   /** stateQueryMeanNs / design d's in the same invocation (null when either has no query). */
   vsD: number | null;
 }
@@ -91,6 +97,22 @@ export function compareRow(
       (n, d) => n + d.integrity.silentReads + d.integrity.dmaMismatches,
       0,
     ),
+    ...outcomeOf(r),
+  };
+}
+
+const STATUS_ORDER = ['unaffected', 'recovered', 'frozen', 'failed', 'disabled'];
+
+function outcomeOf(r: RunResult): Pick<CompareRow, 'outcome' | 'stoppedNs' | 'lostIos'> {
+  const stops = (r.stoppedGuests ?? []).map((g) => g.atNs);
+  const worst = r.devices.reduce(
+    (w, d) => (STATUS_ORDER.indexOf(d.status) > STATUS_ORDER.indexOf(w) ? d.status : w),
+    'unaffected',
+  );
+  return {
+    outcome: stops.length ? 'vm stopped' : worst,
+    stoppedNs: stops.length ? Math.min(...stops) : null,
+    lostIos: r.devices.reduce((n, d) => n + d.integrity.lostIos, 0),
   };
 }
 
@@ -138,6 +160,8 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     'in-kernel RTAS',
     'detect',
     'recovery',
+    'outcome',
+    'lost I/O',
     'silent',
     'query vs d',
   ];
@@ -151,6 +175,8 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     String(r.inKernelRtas),
     r.detectNs === null ? '-' : formatNs(r.detectNs),
     r.recoveryNs === null ? '-' : formatNs(r.recoveryNs),
+    r.stoppedNs === null ? r.outcome : `${r.outcome} at ${formatNs(r.stoppedNs)}`,
+    String(r.lostIos),
     String(r.silentReads),
     r.vsD === null ? '-' : `${r.vsD.toFixed(2)}x`,
   ]);
@@ -164,7 +190,7 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
     `eehsim compare: scenario ${s.name}, seed ${s.seed}, one run per design`,
     line(head),
     ...body.map(line),
-    "state query: mean guest rtas_call() time of ibm,read-slot-reset-state2; exits: KVM_RUN returns to the VMM (all guests); detect: PHB freeze -> the guest isolates the PE (mean); silent: all-1s reads taken as data while frozen + DMA mismatches; query vs d: state-query time / design d's",
+    "state query: mean guest rtas_call() time of ibm,read-slot-reset-state2; exits: KVM_RUN returns to the VMM (all guests); detect: PHB freeze -> the guest isolates the PE (mean); outcome: worst device status, or when the VMM stopped the guest (aer); silent: all-1s reads taken as data while frozen + DMA mismatches; query vs d: state-query time / design d's",
   ].join('\n');
 }
 

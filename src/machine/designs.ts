@@ -9,6 +9,7 @@
 import { HOST_PE_STATE_QUERY, PseriesEehOps } from '../guest/eeh_pseries.js';
 import type { GuestSpec } from '../guest/index.js';
 import type { EehAccessorPolicy } from '../guest/kernel.js';
+import type { PhbErrorReporting } from '../hw/phb.js';
 import {
   hostPeIdResolver,
   identityResolver,
@@ -28,6 +29,7 @@ import {
 import type { Sim } from '../sim/sim.js';
 import type { VfioPciArch } from '../vfio/arch.js';
 import { PowernvAddrMapping } from '../vfio/experimental_addr_mapping.js';
+import { VFIO_ERR_STOPS_VM } from '../vmm/aer_wiring.js';
 import {
   type EehWiring,
   hostPeInDeviceTree,
@@ -50,6 +52,8 @@ export interface DesignHost {
   readonly experimentalEehMapping?: boolean;
   /** The platform's vfio_pci_arch_ioctl() override. */
   vfioArch?(sim: Sim): VfioPciArch;
+  /** How the PHBs report errors (default `eeh`: PE freeze; `aer`: the x86-like baseline, src/hw/phb.ts). */
+  readonly errorReporting?: PhbErrorReporting;
   /** PROPOSAL (+notify): next_error signals a frozen passed-through PE's error eventfds. */
   readonly notifyPassedFreeze?: boolean;
 }
@@ -128,6 +132,9 @@ const REGISTRY = new Map<DesignName, MachineDesign>([
   design('c', IDENTITY_MAPPING, {
     kvmServices: inKernelStateQuery(identityResolver, 'virtual'),
   }),
+  // The x86-like baseline (not EEH): errors reported by AER, no PE freeze;
+  // vfio-pci signals the VMM's error eventfd and the VMM stops the VM.
+  design('aer', VFIO_ERR_STOPS_VM, { errorReporting: 'aer' }),
 ]);
 
 /**

@@ -174,6 +174,7 @@ export class Machine implements StepMachine {
     // The design's host side (designs.ts): in-kernel services, experimental ABI.
     const dh = this.design.host;
     if (dh?.vfioArch) this.vfio.setPciArch(dh.vfioArch(this.sim));
+    if (dh?.errorReporting) for (const phb of this.hw.phbs) phb.errorReporting = dh.errorReporting;
     this.kvm = new Kvm(this.sim, {
       memory: this.hw.memory,
       mmio: this.hw,

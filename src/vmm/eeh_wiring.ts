@@ -40,6 +40,7 @@ import {
   kvm_device_attr,
 } from '../uapi/kvm.js';
 import type { GuestDeviceTree } from './device_tree.js';
+import type { VmRunState } from './vmm.js';
 
 /** What a wiring hook may use: the VMM's process, its fds and its syscalls. */
 export interface EehWiringContext {
@@ -58,6 +59,8 @@ export interface EehWiringContext {
   eventfd(): number;
   /** The VMM's main loop watches eventfd `fd`: a VMM thread `name` blocks in read() and runs `onSignal` per wake-up. */
   watch(fd: number, name: string, onSignal: () => Task<void>): void;
+  /** vm_stop(): the VMM pauses the VM's vCPUs for good (the `aer` baseline, src/vmm/aer_wiring.ts). */
+  vmStop(state: VmRunState, reason: string): void;
 }
 
 /** A realized virtual PHB as the wiring sees it. */

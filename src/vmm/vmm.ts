@@ -579,6 +579,7 @@ export class Vmm implements SpaprRtasMachine {
       userPointer: (b) => this.userPointer(b),
       eventfd: () => createEventfd(this.sim, this.proc),
       watch: (fd, name, onSignal) => this.watchEventfd(fd, name, onSignal),
+      vmStop: (state, reason) => this.vmStop(state, reason),
     };
   }
 
