@@ -12,13 +12,9 @@ import {
   runWorkload,
   type WorkloadHandle,
   type WorkloadKind,
-  type WorkloadOp,
   type WorkloadSpec,
-} from '../guest/workloads/common.js';
-import { dmaPingPongOp } from '../guest/workloads/dma_pingpong.js';
-import { linkStatusOp } from '../guest/workloads/link_status.js';
-import { mixedOp } from '../guest/workloads/mixed.js';
-import { mmioReadOp } from '../guest/workloads/mmio_read.js';
+  workloadOp,
+} from '../guest/workloads/index.js';
 import { TESTNIC_WORKLOAD_LEN, type TestnicDevice } from '../host/drivers/testnic.js';
 import type { HostKernel } from '../host/host_kernel.js';
 import type { HostPciDev } from '../host/pci_dev.js';
@@ -45,30 +41,13 @@ export class OpCounter {
   }
 }
 
-function guestOp(kind: WorkloadKind, bytes: number): WorkloadOp {
-  switch (kind) {
-    case 'mmio-read':
-      return mmioReadOp;
-    case 'dma-pingpong':
-      return dmaPingPongOp(bytes);
-    case 'mixed':
-      return mixedOp(bytes);
-    case 'link-status':
-      return linkStatusOp;
-    default: {
-      const never: never = kind;
-      throw new Error(`unknown workload kind ${String(never)}`);
-    }
-  }
-}
-
 /** A guest workload (as src/guest/workloads startWorkload) whose served operations are counted. */
 export function startGuestWorkload(
   kernel: GuestKernel,
   spec: WorkloadSpec,
   counter: OpCounter,
 ): WorkloadHandle {
-  const op = guestOp(spec.kind, spec.bytes ?? DEFAULT_DMA_BYTES);
+  const op = workloadOp(spec.kind, spec.bytes ?? DEFAULT_DMA_BYTES);
   return runWorkload(kernel, spec, function* (slot: TestnicSlot, i, stats) {
     const r = yield* op(slot, i, stats);
     if (r.ok) counter.tick();
