@@ -23,16 +23,9 @@
  * other designs' set-up (and traces) stay as they were.
  */
 import type { Task } from '../sim/scheduler.js';
-import {
-  VFIO_DEVICE_GET_IRQ_INFO,
-  VFIO_DEVICE_SET_IRQS,
-  VFIO_IRQ_SET_ACTION_TRIGGER,
-  VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_PCI_ERR_IRQ_INDEX,
-  vfio_irq_info,
-  vfio_irq_set,
-} from '../uapi/vfio.js';
+import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_PCI_ERR_IRQ_INDEX, vfio_irq_info } from '../uapi/vfio.js';
 import type { EehWiring, EehWiringContext, WiringPhb } from './eeh_wiring.js';
+import { registerErrNotifier } from './err_notifier.js';
 
 /** QEMU's message (vfio_err_notifier_handler), with the device's name. */
 export function unrecoverableErrorMessage(dev: string): string {
@@ -60,19 +53,8 @@ export const VFIO_ERR_STOPS_VM: EehWiring = Object.freeze({
     for (const d of phb.devices) {
       // vfio_populate_device(): "Could not enable error recovery for the device".
       if ((yield* errIrqCount(ctx, d.fd)) !== 1) continue;
-      const efd = ctx.eventfd();
-      const arg = new ArrayBuffer(vfio_irq_set.size + 4);
-      vfio_irq_set.encodeInto(arg, 0, {
-        argsz: arg.byteLength,
-        flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-        index: VFIO_PCI_ERR_IRQ_INDEX,
-        start: 0,
-        count: 1,
-      });
-      new DataView(arg).setInt32(vfio_irq_set.size, efd, true);
       // vfio_register_err_notifier(): a failure only warns (pci_aer = false).
-      if ((yield* ctx.ioctl(d.fd, VFIO_DEVICE_SET_IRQS, arg)) !== 0) continue;
-      ctx.watch(efd, `err-notifier:${d.host}`, function* () {
+      yield* registerErrNotifier(ctx, d.fd, `err-notifier:${d.host}`, function* () {
         ctx.vmStop('internal-error', unrecoverableErrorMessage(d.host));
       });
     }

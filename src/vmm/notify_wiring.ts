@@ -15,15 +15,9 @@
  */
 import { KVM_PPC_EEH_EVENT, kvm_ppc_eeh_event } from '../kvm/eeh_event.js';
 import type { Task } from '../sim/scheduler.js';
-import {
-  VFIO_DEVICE_SET_IRQS,
-  VFIO_IRQ_SET_ACTION_TRIGGER,
-  VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_PCI_ERR_IRQ_INDEX,
-  vfio_irq_set,
-} from '../uapi/vfio.js';
 import type { GuestDeviceTree } from './device_tree.js';
 import type { EehWiring, EehWiringContext, WiringPhb } from './eeh_wiring.js';
+import { registerErrNotifier } from './err_notifier.js';
 
 /** The wiring `base` with asynchronous freeze notification. */
 export function withNotify(base: EehWiring): EehWiring & { readonly notify: true } {
@@ -37,24 +31,13 @@ export function withNotify(base: EehWiring): EehWiring & { readonly notify: true
         if (rc !== 0) return rc;
       }
       for (const d of phb.devices) {
-        const efd = ctx.eventfd();
-        const arg = new ArrayBuffer(vfio_irq_set.size + 4);
-        vfio_irq_set.encodeInto(arg, 0, {
-          argsz: arg.byteLength,
-          flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-          index: VFIO_PCI_ERR_IRQ_INDEX,
-          start: 0,
-          count: 1,
-        });
-        new DataView(arg).setInt32(vfio_irq_set.size, efd, true);
-        // vfio_register_err_notifier(): a failure only warns (no notification for the device).
-        if ((yield* ctx.ioctl(d.fd, VFIO_DEVICE_SET_IRQS, arg)) !== 0) continue;
         const event = kvm_ppc_eeh_event.encode({
           buid: phb.buid,
           config_addr: d.configAddr,
           flags: 0,
         });
-        ctx.watch(efd, `err-notify:${d.host}`, function* () {
+        // vfio_register_err_notifier(): a failure only warns (no notification for the device).
+        yield* registerErrNotifier(ctx, d.fd, `err-notify:${d.host}`, function* () {
           yield* ctx.ioctl(ctx.vmFd, KVM_PPC_EEH_EVENT, event.slice(0));
         });
       }
