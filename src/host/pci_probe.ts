@@ -9,10 +9,11 @@
  * Every access goes through the config accessors given (OPAL config calls
  * on powernv), so enumeration costs what the firmware charges.
  */
+
+import { barOffset, bridgeWindowReg, memBarSize } from '../hw/config_layout.js';
 import type { Task } from '../sim/scheduler.js';
 import { type Bdf, bdf as makeBdf } from '../uapi/ids.js';
 import {
-  PCI_BASE_ADDRESS_0,
   PCI_BASE_ADDRESS_MEM_PREFETCH,
   PCI_BASE_ADDRESS_MEM_TYPE_64,
   PCI_BASE_ADDRESS_MEM_TYPE_MASK,
@@ -188,7 +189,7 @@ export class PciProbe {
     const decode = cmd & (PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
     if (decode) yield* c.write(domain, bdf, PCI_COMMAND, 2, cmd & ~decode);
     for (let i = 0; i < count; i++) {
-      const reg = PCI_BASE_ADDRESS_0 + 4 * i;
+      const reg = barOffset(i);
       const orig = yield* c.read(domain, bdf, reg, 4);
       yield* c.write(domain, bdf, reg, 4, 0xffff_ffff);
       const mask = yield* c.read(domain, bdf, reg, 4);
@@ -209,11 +210,9 @@ export class PciProbe {
         yield* c.write(domain, bdf, regHi, 4, 0xffff_ffff);
         const maskHi = yield* c.read(domain, bdf, regHi, 4);
         yield* c.write(domain, bdf, regHi, 4, origHi);
-        const full = BigInt(maskHi) * 2n ** 32n + BigInt((mask & 0xffff_fff0) >>> 0);
-        size = Number(((~full & (2n ** 64n - 1n)) + 1n) & (2n ** 64n - 1n));
+        size = memBarSize(mask, maskHi);
       } else {
-        size = ((~(mask & 0xffff_fff0) >>> 0) + 1) >>> 0;
-        if (size === 0) size = 2 ** 32;
+        size = memBarSize(mask);
       }
       if (size > 0) out.push({ index: i, start: 0, size, is64, kind: 'mem', prefetchable });
       if (is64) i++;
@@ -327,8 +326,8 @@ export class PciProbe {
     if (end > start) {
       bridge.memBase = start;
       bridge.memLimit = end - 1;
-      yield* c.write(domain, bridge.bdf, PCI_MEMORY_BASE, 2, (start >>> 16) & 0xfff0);
-      yield* c.write(domain, bridge.bdf, PCI_MEMORY_LIMIT, 2, ((end - 1) >>> 16) & 0xfff0);
+      yield* c.write(domain, bridge.bdf, PCI_MEMORY_BASE, 2, bridgeWindowReg(start));
+      yield* c.write(domain, bridge.bdf, PCI_MEMORY_LIMIT, 2, bridgeWindowReg(end - 1));
     } else {
       // No memory below: close the window (base above limit).
       bridge.memBase = 0;
@@ -360,7 +359,7 @@ export class PciProbe {
 
   /** pci_update_resource(): program the BAR registers. */
   private *writeBar(pdev: HostPciDev, r: HostResource): Task<void> {
-    const reg = PCI_BASE_ADDRESS_0 + 4 * r.index;
+    const reg = barOffset(r.index);
     yield* this.cfg.write(pdev.domain, pdev.bdf, reg, 4, r.start % 2 ** 32);
     if (r.is64) {
       yield* this.cfg.write(pdev.domain, pdev.bdf, reg + 4, 4, Math.floor(r.start / 2 ** 32));

@@ -11,7 +11,6 @@
  * by PCI); the prefetchable window stays closed. No I/O space.
  */
 import {
-  PCI_BASE_ADDRESS_MEM_MASK,
   PCI_BASE_ADDRESS_MEM_TYPE_64,
   PCI_BASE_ADDRESS_MEM_TYPE_MASK,
   PCI_BASE_ADDRESS_SPACE_IO,
@@ -28,7 +27,7 @@ import {
   PCI_SECONDARY_BUS,
   PCI_SUBORDINATE_BUS,
 } from '../uapi/pci_regs.js';
-import { barOffset } from './config_layout.js';
+import { barOffset, bridgeWindowReg, memBarSize } from './config_layout.js';
 import { PciBridge, type PciFunction } from './device.js';
 import type { Hardware } from './hardware.js';
 import type { Phb } from './phb.js';
@@ -92,17 +91,12 @@ export function probeBar(
   phb.configWrite(bdf, off, 4, orig);
   if (lo === 0 || lo & PCI_BASE_ADDRESS_SPACE_IO) return undefined;
   const is64 = (lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) === PCI_BASE_ADDRESS_MEM_TYPE_64;
-  let mask = BigInt((lo & PCI_BASE_ADDRESS_MEM_MASK) >>> 0);
-  let width = 32n;
-  if (is64) {
-    const origHi = phb.configRead(bdf, off + 4, 4);
-    phb.configWrite(bdf, off + 4, 4, 0xffff_ffff);
-    mask |= BigInt(phb.configRead(bdf, off + 4, 4)) << 32n;
-    phb.configWrite(bdf, off + 4, 4, origHi);
-    width = 64n;
-  }
-  // The size is the lowest address bit that stuck: ~mask + 1 over the BAR width.
-  return { size: Number((1n << width) - mask), is64 };
+  if (!is64) return { size: memBarSize(lo), is64 };
+  const origHi = phb.configRead(bdf, off + 4, 4);
+  phb.configWrite(bdf, off + 4, 4, 0xffff_ffff);
+  const hi = phb.configRead(bdf, off + 4, 4);
+  phb.configWrite(bdf, off + 4, 4, origHi);
+  return { size: memBarSize(lo, hi), is64 };
 }
 
 function placeBus(phb: Phb, fns: readonly PciFunction[], cursor: number, out: BarAssignment[]) {
@@ -113,8 +107,8 @@ function placeBus(phb: Phb, fns: readonly PciFunction[], cursor: number, out: Ba
       // An empty window is closed by base > limit.
       const base = end > start ? start : 0xfff0_0000;
       const limit = end > start ? end - 1 : 0;
-      phb.configWrite(fn.bdf, PCI_MEMORY_BASE, 2, (base >>> 16) & 0xfff0);
-      phb.configWrite(fn.bdf, PCI_MEMORY_LIMIT, 2, (limit >>> 16) & 0xfff0);
+      phb.configWrite(fn.bdf, PCI_MEMORY_BASE, 2, bridgeWindowReg(base));
+      phb.configWrite(fn.bdf, PCI_MEMORY_LIMIT, 2, bridgeWindowReg(limit));
       phb.configWrite(fn.bdf, PCI_PREF_MEMORY_BASE, 2, 0xfff0);
       phb.configWrite(fn.bdf, PCI_PREF_MEMORY_LIMIT, 2, 0);
       phb.configWrite(fn.bdf, PCI_PREF_BASE_UPPER32, 4, 0);

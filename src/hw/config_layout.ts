@@ -177,6 +177,23 @@ export function barFlags(bar: BarDef): number {
 export const barOffset = (index: number): number => PCI_BASE_ADDRESS_0 + 4 * index;
 
 /**
+ * Size of a memory BAR as software finds it: `lo` (and `hi`, the upper
+ * register of a 64-bit BAR) read back after writing all 1s. The size is the
+ * lowest address bit that stuck: ~mask + 1 over the BAR's width.
+ */
+export function memBarSize(lo: number, hi?: number): number {
+  const width = hi === undefined ? 32n : 64n;
+  const mask = BigInt((lo & PCI_BASE_ADDRESS_MEM_MASK) >>> 0) | (BigInt((hi ?? 0) >>> 0) << 32n);
+  return Number((1n << width) - mask);
+}
+
+/** A bridge memory base / limit register's value for address `addr` (address bits 31:20 in bits 15:4). */
+export const bridgeWindowReg = (addr: number): number => (addr >>> 16) & 0xfff0;
+
+/** The address a bridge memory base / limit register value stands for (a limit covers + 0xf_ffff more). */
+export const bridgeWindowAddr = (reg: number): number => (reg & 0xfff0) * 0x1_0000;
+
+/**
  * Declares the BAR registers so that sizing works exactly as PCI says: the
  * address bits below the size are hard-wired to 0, the flag bits are
  * read-only, so writing all 1s reads back `~(size - 1) | flags`.

@@ -31,7 +31,7 @@ import {
   PCI_SECONDARY_BUS,
   PCI_SUBORDINATE_BUS,
 } from '../uapi/pci_regs.js';
-import { type BarDef, barAddress, pcieFunctionLayout } from './config_layout.js';
+import { type BarDef, barAddress, bridgeWindowAddr, pcieFunctionLayout } from './config_layout.js';
 import { type AccessSize, ALL_ONES, ConfigSpace, type ResetKind } from './config_space.js';
 import { RESET_READY_DELAY } from './reset_timing.js';
 import './trace_events.js';
@@ -236,15 +236,15 @@ export abstract class PciBridge extends PciFunction {
   forwardsMemory(addr: number, size: number): boolean {
     if (!this.memoryEnabled) return false;
     const cs = this.config;
-    const memBase = (cs.read(PCI_MEMORY_BASE, 2) & 0xfff0) * 0x1_0000;
-    const memLimit = (cs.read(PCI_MEMORY_LIMIT, 2) & 0xfff0) * 0x1_0000 + 0xf_ffff;
+    const memBase = bridgeWindowAddr(cs.read(PCI_MEMORY_BASE, 2));
+    const memLimit = bridgeWindowAddr(cs.read(PCI_MEMORY_LIMIT, 2)) + 0xf_ffff;
     if (addr >= memBase && addr + size - 1 <= memLimit) return true;
     const prefBase =
       cs.read(PCI_PREF_BASE_UPPER32, 4) * 2 ** 32 +
-      (cs.read(PCI_PREF_MEMORY_BASE, 2) & 0xfff0) * 0x1_0000;
+      bridgeWindowAddr(cs.read(PCI_PREF_MEMORY_BASE, 2));
     const prefLimit =
       cs.read(PCI_PREF_LIMIT_UPPER32, 4) * 2 ** 32 +
-      (cs.read(PCI_PREF_MEMORY_LIMIT, 2) & 0xfff0) * 0x1_0000 +
+      bridgeWindowAddr(cs.read(PCI_PREF_MEMORY_LIMIT, 2)) +
       0xf_ffff;
     return addr >= prefBase && addr + size - 1 <= prefLimit;
   }
