@@ -25,32 +25,30 @@ interface FuncInfo {
   readonly kind: DiagKind;
 }
 
+/** The kinds of the ADDR / DATA functions, and of the DMA ones (+ MASTER / TARGET abort). */
+const ADDR_DATA = ['injected_addr', 'injected_data'] as const;
+const DMA_KINDS = [...ADDR_DATA, 'injected_master_abort', 'injected_target_abort'] as const;
+
+const funcs = (source: TrapSource, dir: TrapDir, kinds: readonly DiagKind[]): FuncInfo[] =>
+  kinds.map((kind) => ({ source, dir, kind }));
+
 /**
- * OPAL_ERR_INJECT_FUNC_IOA_* 0..19 in order. The I/O-space functions (2, 3,
- * 8, 9) are undefined: skiboot's switch has no case for them, so they end
- * in OPAL_PARAMETER (POWER PHBs have no I/O space).
+ * OPAL_ERR_INJECT_FUNC_IOA_* 0..19 in order: LD then ST of MEM, IO, CFG
+ * (each ADDR, DATA), then DMA_RD and DMA_WR (each ADDR, DATA, MASTER,
+ * TARGET). The I/O-space functions (2, 3, 8, 9) are undefined: skiboot's
+ * switch has no case for them, so they end in OPAL_PARAMETER (POWER PHBs
+ * have no I/O space).
  */
+const NO_IO = [undefined, undefined] as const;
 const FUNCS: readonly (FuncInfo | undefined)[] = [
-  { source: 'mmio', dir: 'load', kind: 'injected_addr' }, // LD_MEM_ADDR
-  { source: 'mmio', dir: 'load', kind: 'injected_data' }, // LD_MEM_DATA
-  undefined, // LD_IO_ADDR
-  undefined, // LD_IO_DATA
-  { source: 'config', dir: 'load', kind: 'injected_addr' }, // LD_CFG_ADDR
-  { source: 'config', dir: 'load', kind: 'injected_data' }, // LD_CFG_DATA
-  { source: 'mmio', dir: 'store', kind: 'injected_addr' }, // ST_MEM_ADDR
-  { source: 'mmio', dir: 'store', kind: 'injected_data' }, // ST_MEM_DATA
-  undefined, // ST_IO_ADDR
-  undefined, // ST_IO_DATA
-  { source: 'config', dir: 'store', kind: 'injected_addr' }, // ST_CFG_ADDR
-  { source: 'config', dir: 'store', kind: 'injected_data' }, // ST_CFG_DATA
-  { source: 'dma', dir: 'read', kind: 'injected_addr' }, // DMA_RD_ADDR
-  { source: 'dma', dir: 'read', kind: 'injected_data' }, // DMA_RD_DATA
-  { source: 'dma', dir: 'read', kind: 'injected_master_abort' }, // DMA_RD_MASTER
-  { source: 'dma', dir: 'read', kind: 'injected_target_abort' }, // DMA_RD_TARGET
-  { source: 'dma', dir: 'write', kind: 'injected_addr' }, // DMA_WR_ADDR
-  { source: 'dma', dir: 'write', kind: 'injected_data' }, // DMA_WR_DATA
-  { source: 'dma', dir: 'write', kind: 'injected_master_abort' }, // DMA_WR_MASTER
-  { source: 'dma', dir: 'write', kind: 'injected_target_abort' }, // DMA_WR_TARGET
+  ...funcs('mmio', 'load', ADDR_DATA), // LD_MEM_ADDR, LD_MEM_DATA
+  ...NO_IO, // LD_IO_ADDR, LD_IO_DATA
+  ...funcs('config', 'load', ADDR_DATA), // LD_CFG_ADDR, LD_CFG_DATA
+  ...funcs('mmio', 'store', ADDR_DATA), // ST_MEM_ADDR, ST_MEM_DATA
+  ...NO_IO, // ST_IO_ADDR, ST_IO_DATA
+  ...funcs('config', 'store', ADDR_DATA), // ST_CFG_ADDR, ST_CFG_DATA
+  ...funcs('dma', 'read', DMA_KINDS), // DMA_RD_ADDR, _DATA, _MASTER, _TARGET
+  ...funcs('dma', 'write', DMA_KINDS), // DMA_WR_ADDR, _DATA, _MASTER, _TARGET
 ];
 
 export function injectFunc(func: number): FuncInfo | undefined {
