@@ -29,7 +29,7 @@
 import type { PciFunction } from '../hw/device.js';
 import { TestNic } from '../hw/devices/testnic.js';
 import type { Pe } from '../hw/pe.js';
-import type { Phb } from '../hw/phb.js';
+import type { DetectedError, Phb } from '../hw/phb.js';
 import { TCE_PAGE_SIZE, TCE_PCI_WRITE } from '../hw/tce.js';
 import type { FaultKind } from '../scenario/schema/faults.js';
 import { OPAL_ERR_INJECT_FUNC_IOA_LD_MEM_ADDR } from '../uapi/opal.js';
@@ -82,6 +82,15 @@ function mappedIova(pe: Pe): { iova: number; readOnly: boolean } | undefined {
 
 type FaultAction = (t: FaultTarget) => PlannedFault;
 
+/** A fault the PHB detects at once: `error` at `address`, requested by the target function. */
+function detectedNow(
+  { fn, phb, pe }: FaultTarget,
+  how: string,
+  error: Omit<DetectedError, 'bdf'>,
+): PlannedFault {
+  return { ok: true, how, apply: () => void phb.detect(pe, { ...error, bdf: fn.bdf }) };
+}
+
 /** One action per fault kind (exhaustive: a new kind in the schema must be added here). */
 export const FAULT_ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
   dma: ({ fn, phb, pe }) => {
@@ -93,7 +102,8 @@ export const FAULT_ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
       apply: () => void phb.dma(fn, 'read', iova, new Uint8Array(64)),
     };
   },
-  'dma-permission': ({ fn, phb, pe }) => {
+  'dma-permission': (t) => {
+    const { fn, phb, pe } = t;
     const m = mappedIova(pe);
     if (m?.readOnly) {
       return {
@@ -103,20 +113,15 @@ export const FAULT_ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
       };
     }
     const iova = m?.iova ?? 0;
-    return {
-      ok: true,
-      how: `DMA write permission error at IOVA ${hex(iova)}`,
-      apply: () =>
-        void phb.detect(pe, {
-          source: 'dma',
-          dir: 'write',
-          kind: 'tce_permission',
-          address: iova,
-          bdf: fn.bdf,
-        }),
-    };
+    return detectedNow(t, `DMA write permission error at IOVA ${hex(iova)}`, {
+      source: 'dma',
+      dir: 'write',
+      kind: 'tce_permission',
+      address: iova,
+    });
   },
-  mmio: ({ fn, phb, pe }) => {
+  mmio: (t) => {
+    const { phb, pe } = t;
     if (phb.info.injects.includes('mmio')) {
       return {
         ok: true,
@@ -133,45 +138,27 @@ export const FAULT_ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
           }),
       };
     }
-    return {
-      ok: true,
-      how: 'MMIO load error (this PHB model has no MMIO error trigger: detected at once)',
-      apply: () =>
-        void phb.detect(pe, {
-          source: 'mmio',
-          dir: 'load',
-          kind: 'injected_addr',
-          address: 0,
-          bdf: fn.bdf,
-        }),
-    };
+    return detectedNow(
+      t,
+      'MMIO load error (this PHB model has no MMIO error trigger: detected at once)',
+      { source: 'mmio', dir: 'load', kind: 'injected_addr', address: 0 },
+    );
   },
-  config: ({ fn, phb, pe }) => ({
-    ok: true,
-    how: 'config cycle error',
-    apply: () =>
-      void phb.detect(pe, {
-        source: 'config',
-        dir: 'load',
-        kind: 'injected_addr',
-        address: fn.bdf,
-        bdf: fn.bdf,
-      }),
-  }),
-  'poisoned-tlp': ({ fn, phb, pe }) => {
-    const iova = mappedIova(pe)?.iova ?? 0;
-    return {
-      ok: true,
-      how: `poisoned DMA write data at IOVA ${hex(iova)}`,
-      apply: () =>
-        void phb.detect(pe, {
-          source: 'dma',
-          dir: 'write',
-          kind: 'injected_data',
-          address: iova,
-          bdf: fn.bdf,
-        }),
-    };
+  config: (t) =>
+    detectedNow(t, 'config cycle error', {
+      source: 'config',
+      dir: 'load',
+      kind: 'injected_addr',
+      address: t.fn.bdf,
+    }),
+  'poisoned-tlp': (t) => {
+    const iova = mappedIova(t.pe)?.iova ?? 0;
+    return detectedNow(t, `poisoned DMA write data at IOVA ${hex(iova)}`, {
+      source: 'dma',
+      dir: 'write',
+      kind: 'injected_data',
+      address: iova,
+    });
   },
   'phb-fence': ({ phb }) => ({
     ok: true,
