@@ -130,6 +130,16 @@ export interface RtasTally {
   ns: Ns;
 }
 
+/** The tally of `key` in `map`, created zeroed (`zero()`) on first use. */
+function tallyOf<K, T>(map: Map<K, T>, key: K, zero: () => T): T {
+  let t = map.get(key);
+  if (t === undefined) {
+    t = zero();
+    map.set(key, t);
+  }
+  return t;
+}
+
 /** Exit accounting of one VM (charged costs per layer are in sim.accounting under the VM's owner). */
 export class VmStats {
   hcalls = 0;
@@ -147,21 +157,11 @@ export class VmStats {
   readonly byRtasToken = new Map<number, RtasTally>();
 
   hcall(nr: number): HcallTally {
-    let t = this.byHcall.get(nr);
-    if (!t) {
-      t = { calls: 0, exits: 0, ns: 0 };
-      this.byHcall.set(nr, t);
-    }
-    return t;
+    return tallyOf(this.byHcall, nr, () => ({ calls: 0, exits: 0, ns: 0 }));
   }
 
   rtas(token: number): RtasTally {
-    let t = this.byRtasToken.get(token);
-    if (!t) {
-      t = { inKernel: 0, exits: 0, ns: 0 };
-      this.byRtasToken.set(token, t);
-    }
-    return t;
+    return tallyOf(this.byRtasToken, token, () => ({ inKernel: 0, exits: 0, ns: 0 }));
   }
 
   /** A plain object for reports (`rtas` keyed by service name where known). */
