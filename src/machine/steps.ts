@@ -109,12 +109,18 @@ export function rtasArgWord(
   }
 }
 
+/** The step's guest (its VMM and VM); a StepError when the machine has none of that name. */
+function stepGuest(m: StepMachine, guest: string): { vmm: Vmm; vm: Vm } {
+  const g = m.guestVm(guest);
+  if (!g) throw new StepError('guest', `no guest ${guest}`);
+  return g;
+}
+
 export function* rtasStep(
   m: StepMachine,
   step: Extract<Step, { kind: 'rtas' }>,
 ): Task<Omit<StepOutcome, 'index' | 'id'>> {
-  const g = m.guestVm(step.guest);
-  if (!g) throw new StepError('guest', `no guest ${step.guest}`);
+  const g = stepGuest(m, step.guest);
   const { vm } = g;
   const { token } = rtasCallOf(step.call);
   const args = step.args.map((a, i) => rtasArgWord(m, step.guest, a, i));
@@ -192,8 +198,7 @@ export function* vfioStep(
   m: StepMachine,
   step: Extract<Step, { kind: 'vfio' }>,
 ): Task<Omit<StepOutcome, 'index' | 'id'>> {
-  const g = m.guestVm(step.guest);
-  if (!g) throw new StepError('guest', `no guest ${step.guest}`);
+  const g = stepGuest(m, step.guest);
   const { vmm } = g;
   let fd: number | undefined;
   if (step.device !== undefined) {
