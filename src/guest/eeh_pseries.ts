@@ -149,7 +149,7 @@ export interface PseriesAddressing {
 /**
  * EXPERIMENTAL (design b): state queries name the host PE the VMM put in
  * the device tree ("ibm,host-eeh-pe" of the PE's first function, see
- * src/vmm/device_tree.ts); every other call keeps the virtual address.
+ * src/uapi/device_tree.ts); every other call keeps the virtual address.
  * A PE without the property (the PHB PE) keeps the default words.
  */
 export const HOST_PE_STATE_QUERY: PseriesAddressing = Object.freeze({

@@ -30,10 +30,10 @@ import type { GuestPlatform } from '../kvm/guest_platform.js';
 import { type Process, type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
+import type { GuestDmaWindow, GuestPciNode, GuestPhbNode } from '../uapi/device_tree.js';
 import { ENODEV } from '../uapi/errno.js';
 import { H_PUT_TCE, H_SUCCESS } from '../uapi/hcall.js';
 import { type Bdf, type Buid, formatBdf, type Gpa, type PeNumber } from '../uapi/ids.js';
-import type { GuestDmaWindow, GuestPciNode, GuestPhbNode } from '../vmm/device_tree.js';
 import { PseriesEehOps, type PseriesStats } from './eeh_pseries.js';
 import {
   DeviceIntegrity,

@@ -13,7 +13,7 @@
  *
  * It provides what the layers above need: `syscalls` (the system-call
  * boundary, where VFIO and KVM register their character devices),
- * `vfioBackend()` (the contract of src/vfio/backend.ts), the EEH-checked
+ * `vfioBackend()` (the contract of src/host/vfio_backend.ts), the EEH-checked
  * MMIO accessors for drivers, and `debugfs` (the knobs of
  * /sys/kernel/debug/powerpc).
  */
@@ -48,7 +48,6 @@ import {
   PCI_STD_HEADER_SIZEOF,
   PCI_VENDOR_ID,
 } from '../uapi/pci_regs.js';
-import type { BarInfo, HostPciFunction, VfioBackend } from '../vfio/backend.js';
 import { HostAer } from './aer.js';
 import { EehDebugfs } from './debugfs.js';
 import type { DmaBuffer, DriverHost } from './driver_host.js';
@@ -67,6 +66,7 @@ import {
   pnvPciCfgWrite,
 } from './powernv/pci.js';
 import { Syscalls } from './process.js';
+import type { BarInfo, HostPciFunction, VfioBackend } from './vfio_backend.js';
 import './trace_events.js';
 
 export interface HostConfig {
@@ -402,7 +402,7 @@ export class HostKernel implements PnvHost, DriverHost {
 
   // ---- VFIO ------------------------------------------------------------------------------
 
-  /** The host as VFIO sees it (src/vfio/backend.ts). `new Vfio(sim, host.vfioBackend())`. */
+  /** The host as VFIO sees it (src/host/vfio_backend.ts). `new Vfio(sim, host.vfioBackend())`. */
   vfioBackend(): VfioBackend {
     return this.backend;
   }

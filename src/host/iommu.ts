@@ -16,8 +16,8 @@ import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { EINVAL, ENODEV } from '../uapi/errno.js';
 import type { Hpa, Iova } from '../uapi/ids.js';
-import type { HostPciFunction, IommuGroupBackend, TceWindowInfo } from '../vfio/backend.js';
 import type { HostPciDev } from './pci_dev.js';
+import type { HostPciFunction, IommuGroupBackend, TceWindowInfo } from './vfio_backend.js';
 import './trace_events.js';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;

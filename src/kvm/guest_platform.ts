@@ -6,8 +6,8 @@
  * interface only; KVM implements it per VM (src/kvm).
  */
 import type { Task } from '../sim/scheduler.js';
+import type { GuestDeviceTree } from '../uapi/device_tree.js';
 import type { Gpa } from '../uapi/ids.js';
-import type { GuestDeviceTree } from '../vmm/device_tree.js';
 import type { GuestEehEvent } from './eeh_event.js';
 
 export interface GuestRam {

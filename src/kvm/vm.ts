@@ -15,6 +15,7 @@ import type { HostMemory } from '../hw/memory.js';
 import { type Task, WaitQueue, waitOn } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
+import type { GuestDeviceTree } from '../uapi/device_tree.js';
 import { EEXIST, EFAULT, EINVAL } from '../uapi/errno.js';
 import { H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
 import { type Buid, type Gpa, hpa } from '../uapi/ids.js';
@@ -26,7 +27,6 @@ import {
   RTAS_IBM_WRITE_PCI_CONFIG,
   rtasCallByToken,
 } from '../uapi/rtas.js';
-import type { GuestDeviceTree } from '../vmm/device_tree.js';
 import {
   BOOT_BLOB_HEADER,
   BOOT_FDT_GPA,

@@ -36,6 +36,7 @@
 
 import { type EventFd, eventfdOf } from '../host/eventfd.js';
 import type { HostProcess, IoctlArg } from '../host/process.js';
+import type { BarInfo, HostPciFunction } from '../host/vfio_backend.js';
 import type { Task } from '../sim/scheduler.js';
 import { EBADF, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import type { Hpa } from '../uapi/ids.js';
@@ -83,7 +84,6 @@ import {
   vfioPciIndexToOffset,
 } from '../uapi/vfio.js';
 import type { VfioArchDevice } from './arch.js';
-import type { BarInfo, HostPciFunction } from './backend.js';
 import { VfioFile } from './file.js';
 import type { VfioGroup } from './group.js';
 import { HOST_PAGE_SIZE } from './spapr_tce.js';

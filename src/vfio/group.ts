@@ -17,6 +17,7 @@
  */
 
 import type { HostProcess, IoctlArg } from '../host/process.js';
+import type { IommuGroupBackend } from '../host/vfio_backend.js';
 import type { Task } from '../sim/scheduler.js';
 import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import {
@@ -28,7 +29,6 @@ import {
   VFIO_GROUP_UNSET_CONTAINER,
   vfio_group_status,
 } from '../uapi/vfio.js';
-import type { IommuGroupBackend } from './backend.js';
 import { type VfioContainer, VfioContainerFile } from './container.js';
 import { VfioDeviceFile, VfioPciDevice } from './device.js';
 import { VfioFile } from './file.js';

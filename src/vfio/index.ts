@@ -1,6 +1,7 @@
 /** VFIO: container / group / device fds over the host kernel (see ./vfio.ts, ./backend.ts). */
+
+export * from '../host/vfio_backend.js';
 export { DEFAULT_PCI_ARCH, type VfioArchDevice, type VfioPciArch } from './arch.js';
-export * from './backend.js';
 export { VfioContainer, VfioContainerFile } from './container.js';
 export { type IrqType, VfioDeviceFile, VfioPciDevice } from './device.js';
 export { type AddrMappingEntry, PowernvAddrMapping } from './experimental_addr_mapping.js';

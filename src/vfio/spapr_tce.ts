@@ -17,6 +17,7 @@
  */
 
 import type { HostProcess, IoctlArg } from '../host/process.js';
+import { TCE_PCI_READ, TCE_PCI_WRITE, type VfioBackend } from '../host/vfio_backend.js';
 import {
   EEH_OPT_DISABLE,
   EEH_OPT_ENABLE,
@@ -75,7 +76,6 @@ import {
   vfio_iommu_type1_dma_map,
   vfio_iommu_type1_dma_unmap,
 } from '../uapi/vfio.js';
-import { TCE_PCI_READ, TCE_PCI_WRITE, type VfioBackend } from './backend.js';
 import type { VfioGroup } from './group.js';
 import { copyArgszFromUser, copyFromUser, copyToUser } from './uaccess.js';
 import type { Vfio } from './vfio.js';

@@ -12,11 +12,11 @@
  */
 
 import type { FileOps, HostProcess, Syscalls } from '../host/process.js';
+import type { VfioBackend } from '../host/vfio_backend.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import { EBADF, EBUSY, ENOENT } from '../uapi/errno.js';
 import { DEFAULT_PCI_ARCH, type VfioPciArch } from './arch.js';
-import type { VfioBackend } from './backend.js';
 import { VfioContainer, VfioContainerFile } from './container.js';
 import type { IrqType, VfioPciDevice } from './device.js';
 import { VfioFile } from './file.js';

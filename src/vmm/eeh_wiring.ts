@@ -25,6 +25,7 @@ import {
   parseHostFunction,
 } from '../kvm/uapi_eeh_identity.js';
 import type { Task } from '../sim/scheduler.js';
+import type { GuestDeviceTree } from '../uapi/device_tree.js';
 import { EBADF, EFAULT, EINVAL, ERANGE } from '../uapi/errno.js';
 import {
   KVM_DEV_VFIO_GROUP_SET_EEH_MAPPING,
@@ -39,7 +40,6 @@ import {
   KVM_SET_DEVICE_ATTR,
   kvm_device_attr,
 } from '../uapi/kvm.js';
-import type { GuestDeviceTree } from './device_tree.js';
 import type { VmRunState } from './vmm.js';
 
 /** What a wiring hook may use: the VMM's process, its fds and its syscalls. */

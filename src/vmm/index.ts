@@ -1,4 +1,4 @@
-export type * from './device_tree.js';
+export type * from '../uapi/device_tree.js';
 export * from './eeh_wiring.js';
 export * from './guest_memory.js';
 export * from './spapr_pci.js';

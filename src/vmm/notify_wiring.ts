@@ -15,7 +15,7 @@
  */
 import { KVM_PPC_EEH_EVENT, kvm_ppc_eeh_event } from '../kvm/eeh_event.js';
 import type { Task } from '../sim/scheduler.js';
-import type { GuestDeviceTree } from './device_tree.js';
+import type { GuestDeviceTree } from '../uapi/device_tree.js';
 import type { EehWiring, EehWiringContext, WiringPhb } from './eeh_wiring.js';
 import { registerErrNotifier } from './err_notifier.js';
 

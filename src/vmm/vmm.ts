@@ -29,6 +29,7 @@ import type { VcpuRunHandler } from '../kvm/vm.js';
 import type { Task } from '../sim/scheduler.js';
 import type { Sim } from '../sim/sim.js';
 import type { Ns } from '../sim/time.js';
+import type { GuestDeviceTree, GuestPhbNode } from '../uapi/device_tree.js';
 import { EBUSY, ENODEV, EPERM } from '../uapi/errno.js';
 import { H_FUNCTION, H_PARAMETER, H_PUT_TCE, H_RTAS, H_SUCCESS } from '../uapi/hcall.js';
 import { hpa as toHpa, liobn as toLiobn } from '../uapi/ids.js';
@@ -69,7 +70,6 @@ import {
   VFIO_SPAPR_TCE_IOMMU,
   VFIO_SPAPR_TCE_v2_IOMMU,
 } from '../uapi/vfio.js';
-import type { GuestDeviceTree, GuestPhbNode } from './device_tree.js';
 import { type EehWiring, type EehWiringContext, QEMU_INTERCEPT } from './eeh_wiring.js';
 import { VmmGuestMemory } from './guest_memory.js';
 import { barFlagBits, PassthroughDevice, SpaprPhb } from './spapr_pci.js';

@@ -11,6 +11,7 @@ import { TCE_PAGE_SIZE } from '../../src/hw/tce.js';
 import type { GuestPlatform, GuestRam } from '../../src/kvm/guest_platform.js';
 import type { Task } from '../../src/sim/scheduler.js';
 import { Sim } from '../../src/sim/sim.js';
+import type { GuestDeviceTree } from '../../src/uapi/device_tree.js';
 import { H_FUNCTION, H_PARAMETER, H_PUT_TCE, H_RTAS, H_SUCCESS } from '../../src/uapi/hcall.js';
 import { type Buid, bdf, bdfBus, buid, type Gpa, gpa, liobn } from '../../src/uapi/ids.js';
 import {
@@ -29,7 +30,6 @@ import {
   readRtasCall,
   writeRtasRets,
 } from '../../src/uapi/rtas.js';
-import type { GuestDeviceTree } from '../../src/vmm/device_tree.js';
 
 export const TEST_BUID = buid(0x800000020000000n);
 export const TEST_LIOBN = 0x8000_0000;

@@ -1,5 +1,5 @@
 /**
- * The host side of the VFIO contract (src/vfio/backend.ts), driven through
+ * The host side of the VFIO contract (src/host/vfio_backend.ts), driven through
  * the real VFIO module registered on the host's syscall layer - what the
  * machine assembly does:
  *

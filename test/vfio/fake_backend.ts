@@ -7,6 +7,13 @@
  */
 
 import { HostProcess, type IoctlArg } from '../../src/host/process.js';
+import type {
+  BarInfo,
+  HostPciFunction,
+  IommuGroupBackend,
+  TceWindowInfo,
+  VfioBackend,
+} from '../../src/host/vfio_backend.js';
 import { EehCore } from '../../src/kernel/eeh.js';
 import { EEH_PE_BUS, EEH_PE_DEVICE } from '../../src/kernel/eeh_consts.js';
 import { EehDev, type EehPe } from '../../src/kernel/eeh_dev.js';
@@ -23,13 +30,6 @@ import {
   VFIO_SPAPR_TCE_IOMMU,
   VFIO_SPAPR_TCE_v2_IOMMU,
 } from '../../src/uapi/vfio.js';
-import type {
-  BarInfo,
-  HostPciFunction,
-  IommuGroupBackend,
-  TceWindowInfo,
-  VfioBackend,
-} from '../../src/vfio/backend.js';
 import { Vfio } from '../../src/vfio/vfio.js';
 import { FakeOps } from '../kernel/fake_platform.js';
 import { encode } from './encode.js';

@@ -1,9 +1,10 @@
 /**
  * What VFIO needs from the host kernel - the contract between src/vfio/ and
- * src/host/.
+ * src/host/. It lives with the host (the layer that provides it), so VFIO,
+ * the layer above, imports it.
  *
- * FOR THE HOST ENGINEER: implement `VfioBackend` in src/host/ and pass it to
- * `new Vfio(sim, backend)`; then `vfio.register(syscalls)` creates
+ * The host implements `VfioBackend` (HostKernel.vfioBackend()) and passes it
+ * to `new Vfio(sim, backend)`; then `vfio.register(syscalls)` creates
  * `/dev/vfio/vfio` and `/dev/vfio/<group>`. VFIO never reaches into the host
  * through anything else, so everything below is all you need to provide.
  * It stands for the kernel interfaces drivers/vfio uses:

@@ -7,7 +7,7 @@
  * MODEL: a plain object instead of a flattened device tree blob; BARs are
  * given as assigned guest-physical ranges (as SLOF leaves them).
  */
-import type { Bdf, Buid, Gpa, Liobn } from '../uapi/ids.js';
+import type { Bdf, Buid, Gpa, Liobn } from './ids.js';
 
 export interface GuestBarNode {
   readonly index: number;
