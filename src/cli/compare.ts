@@ -16,6 +16,7 @@ import { loadScenario } from '../scenario/builtin.js';
 import { validateScenario } from '../scenario/load.js';
 import type { RunResult } from '../scenario/result.js';
 import { DESIGNS, type DesignName, type Scenario } from '../scenario/schema/index.js';
+import { LAYERS, type Layer } from '../sim/layers.js';
 import { formatNs, type Ns } from '../sim/time.js';
 import { type CliIo, EXIT, usage } from './io.js';
 
@@ -52,6 +53,11 @@ export interface CompareRow {
   lostIos: number;
   /** stateQueryMeanNs / design d's in the same invocation (null when either has no query). */
   vsD: number | null;
+  /**
+   * Charged virtual time per layer over the whole run, all VMs' processes
+   * plus the host's (the accounting has no per-query split), in LAYERS order.
+   */
+  layerNs: Partial<Record<Layer, Ns>>;
 }
 
 const STATE_QUERY = 'ibm,read-slot-reset-state2';
@@ -98,7 +104,19 @@ export function compareRow(
       0,
     ),
     ...outcomeOf(r),
+    layerNs: layerTotals(details),
   };
+}
+
+/** Charged time per layer, the VMs' processes and the host together, in LAYERS order. */
+function layerTotals(details: MachineDetails): Partial<Record<Layer, Ns>> {
+  const owners = [...details.guests.map((g) => g.layers), details.host.layers];
+  const out: Partial<Record<Layer, Ns>> = {};
+  for (const l of LAYERS) {
+    const ns = owners.reduce((n, o) => n + (o[l]?.ns ?? 0), 0);
+    if (owners.some((o) => o[l])) out[l] = ns;
+  }
+  return out;
 }
 
 const STATUS_ORDER = ['unaffected', 'recovered', 'frozen', 'failed', 'disabled'];
