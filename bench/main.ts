@@ -5,8 +5,9 @@
  */
 import type { Benchmark } from './benchmark.js';
 import { mmioReadBenchmark } from './mmio_read.js';
+import { scaleBenchmark } from './scale.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [mmioReadBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [mmioReadBenchmark, scaleBenchmark];
 
 const only = process.argv.slice(2);
 for (const b of BENCHMARKS) {
