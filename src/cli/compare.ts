@@ -10,6 +10,8 @@
  * ratio of design d's, measured in the same invocation (d is run for the
  * ratio even when not listed).
  */
+
+import { writeFileSync } from 'node:fs';
 import type { MachineDetails } from '../machine/result.js';
 import { runScenario } from '../machine/runner.js';
 import { loadScenario } from '../scenario/builtin.js';
@@ -18,6 +20,7 @@ import type { RunResult } from '../scenario/result.js';
 import { DESIGNS, type DesignName, type Scenario } from '../scenario/schema/index.js';
 import { LAYERS, type Layer } from '../sim/layers.js';
 import { formatNs, type Ns } from '../sim/time.js';
+import { renderCompareSvg } from './chart.js';
 import { type CliIo, EXIT, usage } from './io.js';
 
 export const DEFAULT_COMPARE_DESIGNS: readonly DesignName[] = ['d', 'a', 'a-realmode', 'a-vfio'];
@@ -212,14 +215,34 @@ export function formatCompare(s: Scenario, rows: readonly CompareRow[]): string 
   ].join('\n');
 }
 
+/** `default cost table`, or the scenario's overrides of it. */
+export function costTableNote(s: Scenario): string {
+  const o = Object.entries(s.costs);
+  if (!o.length) return 'default cost table';
+  return `cost table: defaults + ${o.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`;
+}
+
 export async function cmdCompare(
   ref: string,
-  o: { designs?: string; json?: boolean },
+  o: { designs?: string; json?: boolean; svg?: string },
   io: CliIo,
 ): Promise<number> {
   const designs = parseDesigns(o.designs);
   const { scenario } = loadScenario(ref);
   const rows = compareDesigns(scenario, designs);
+  if (o.svg !== undefined) {
+    const svg = renderCompareSvg({
+      scenario: scenario.name,
+      seed: scenario.seed,
+      costs: costTableNote(scenario),
+      rows,
+    });
+    try {
+      writeFileSync(o.svg, svg);
+    } catch (err) {
+      throw usage(`--svg: cannot write ${o.svg}: ${(err as Error).message}`);
+    }
+  }
   if (o.json) {
     io.out(`${JSON.stringify({ scenario: scenario.name, seed: scenario.seed, rows }, null, 2)}\n`);
   } else {

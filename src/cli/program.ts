@@ -222,6 +222,7 @@ Exit codes: 0 done (failed runs are results, not errors), 2 bad input, 130 inter
     .argument('<scenario>', 'scenario file or built-in name')
     .option('--designs <list>', 'comma-separated designs', 'd,a,a-realmode,a-vfio')
     .option('--json', 'print the rows as JSON')
+    .option('--svg <file>', 'also write the rows as an SVG chart')
     .addHelpText('after', '\nExample:\n  eehsim compare design-a --designs d,a,a-realmode')
     .action(async (scenario: string, opts) => setCode(await cmdCompare(scenario, opts, io)));
 

@@ -1,4 +1,7 @@
 /** `eehsim compare`: one run per design, one row each; the d row is a plain run of the scenario. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CompareRow, compareDesigns, compareRow } from '../../src/cli/compare.js';
 import { runCli } from '../../src/cli/program.js';
@@ -77,5 +80,28 @@ describe('eehsim compare', () => {
     expect(cols(rows[2])[1]).toBe(cols(rows[1])[1]);
     expect(cols(rows[3])[1]).toBe(cols(rows[1])[1]);
     for (const r of rows.slice(1)) expect(cols(r)[5]).toBe('0');
+  });
+
+  it('--svg writes the chart next to the table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eehsim-compare-'));
+    const file = join(dir, 'out.svg');
+    const { code, out } = await cli(['compare', 'default', '--designs', 'd,a', '--svg', file]);
+    expect(code).toBe(0);
+    expect(out).toContain('eehsim compare: scenario default');
+    const svg = readFileSync(file, 'utf8');
+    expect(svg.startsWith('<?xml')).toBe(true);
+    expect(svg).toContain('eehsim compare: scenario default, seed 1');
+    expect(svg.match(/class="bar-group" data-design="d"/g)?.length).toBeGreaterThan(3);
+    expect(svg).toContain('data-design="a"');
+    const bad = await cli([
+      'compare',
+      'default',
+      '--designs',
+      'd',
+      '--svg',
+      join(dir, 'no/such/x.svg'),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--svg: cannot write');
   });
 });
