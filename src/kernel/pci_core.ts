@@ -16,6 +16,18 @@ export class PciSubsystem {
   hotplugRemoves = 0;
   hotplugAdds = 0;
 
+  /**
+   * deviceAt()'s address index (Linux: eeh_addr_cache, an rb-tree of the
+   * BAR ranges filled at pcibios_bus_add_device): every BAR with a size,
+   * sorted by start, with the running maximum of the ends. Built lazily from
+   * `devices` and rebuilt when the list grows. Resources are final when a
+   * device is added (the host assigns BARs before addDevice, the guest takes
+   * them from the device tree), as the kernel's cache assumes.
+   */
+  private addrIndex:
+    | { starts: number[]; ends: number[]; maxEnd: number[]; pos: number[]; length: number }
+    | undefined;
+
   constructor(readonly mmio: MmioOps) {}
 
   addDevice(pdev: PciDev): void {
@@ -75,8 +87,63 @@ export class PciSubsystem {
     return yield* this.bind(pdev);
   }
 
-  /** The device whose BAR contains the CPU address `addr` (eeh_addr_cache_get_dev). */
+  /**
+   * The device whose BAR contains the CPU address `addr`
+   * (eeh_addr_cache_get_dev): the first in `devices` that is not removed
+   * and has a resource containing `addr` - the same answer as a linear
+   * scan (`deviceAtLinear`), found by binary search in the address index.
+   */
   deviceAt(addr: number): PciDev | undefined {
+    const ix = this.index();
+    const { starts, ends, maxEnd, pos } = ix;
+    // Last range starting at or below addr; walk down while a range that
+    // starts earlier can still reach addr (only overlapping ranges, e.g.
+    // unassigned BARs at 0, make this walk longer than one step).
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((starts[mid] as number) <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = -1;
+    for (let i = lo - 1; i >= 0 && (maxEnd[i] as number) > addr; i--) {
+      if ((ends[i] as number) <= addr) continue;
+      const p = pos[i] as number;
+      if ((best < 0 || p < best) && !(this.devices[p] as PciDev).removed) best = p;
+    }
+    return best < 0 ? undefined : this.devices[best];
+  }
+
+  /** deviceAt() as a linear scan (the reference the index must agree with; tests). */
+  deviceAtLinear(addr: number): PciDev | undefined {
     return this.devices.find((d) => !d.removed && d.resourceAt(addr) !== undefined);
+  }
+
+  private index(): NonNullable<PciSubsystem['addrIndex']> {
+    const cur = this.addrIndex;
+    if (cur && cur.length === this.devices.length) return cur;
+    const ranges: { start: number; end: number; pos: number }[] = [];
+    this.devices.forEach((d, pos) => {
+      for (const r of d.resources) {
+        if (r.size > 0) ranges.push({ start: r.start, end: r.start + r.size, pos });
+      }
+    });
+    ranges.sort((a, b) => a.start - b.start || a.pos - b.pos);
+    const maxEnd: number[] = [];
+    let m = Number.NEGATIVE_INFINITY;
+    for (const r of ranges) {
+      m = Math.max(m, r.end);
+      maxEnd.push(m);
+    }
+    const ix = {
+      starts: ranges.map((r) => r.start),
+      ends: ranges.map((r) => r.end),
+      maxEnd,
+      pos: ranges.map((r) => r.pos),
+      length: this.devices.length,
+    };
+    this.addrIndex = ix;
+    return ix;
   }
 }
