@@ -153,6 +153,9 @@ export class HostKernel implements PnvHost, DriverHost {
   readonly phbs: HostPhb[] = [];
   /** Every PCI function found, in probe order (parents before children). */
   readonly devices: HostPciDev[] = [];
+  /** device()'s index: name -> first device of `devices` with it. */
+  private readonly byName = new Map<string, HostPciDev>();
+  private byNameLength = -1;
   /** IOMMU groups by id (one per PE). */
   readonly groups: IommuGroup[] = [];
   /** MMIO window slots mapped to PEs at boot. */
@@ -375,7 +378,15 @@ export class HostKernel implements PnvHost, DriverHost {
 
   /** A device by PCI address (`0000:01:00.0`). */
   device(name: string): HostPciDev | undefined {
-    return this.devices.find((d) => d.name === name);
+    // Indexed by name (a device's name - domain and BDF - never changes);
+    // the first device of a name wins, as a linear find would. Rebuilt
+    // when `devices` grew (probe appends).
+    if (this.byNameLength !== this.devices.length) {
+      this.byName.clear();
+      for (const d of this.devices) if (!this.byName.has(d.name)) this.byName.set(d.name, d);
+      this.byNameLength = this.devices.length;
+    }
+    return this.byName.get(name);
   }
 
   /** The device(s) a topology name or a PCI address stands for. */
