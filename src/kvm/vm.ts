@@ -438,13 +438,31 @@ export class Vm implements GuestPlatform {
   private mmioSlotFor(gpa: number, size: number): MemSlot | undefined {
     const last = this.lastMmio;
     if (last && gpa >= last.gpa && gpa + size <= last.gpa + last.size) return last;
-    for (const s of this.mmioSlots) {
-      if (gpa >= s.gpa && gpa + size <= s.gpa + s.size) {
-        this.lastMmio = s;
-        return s;
-      }
+    const s = this.mmioSlotAt(gpa);
+    if (s && gpa + size <= s.gpa + s.size) {
+      this.lastMmio = s;
+      return s;
     }
     return undefined;
+  }
+
+  /**
+   * The MMIO slot holding guest-physical `gpa`, by binary search: slots never
+   * overlap (set_memory_region refuses -EEXIST) and `mmioSlots` is sorted by
+   * gpa, so only the last slot starting at or below `gpa` can hold it
+   * (search_memslots() does the same over KVM's sorted array).
+   */
+  mmioSlotAt(gpa: number): MemSlot | undefined {
+    const all = this.mmioSlots;
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((all[mid] as MemSlot).gpa <= gpa) lo = mid + 1;
+      else hi = mid;
+    }
+    const s = all[lo - 1];
+    return s && gpa < s.gpa + s.size ? s : undefined;
   }
 
   /**

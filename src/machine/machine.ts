@@ -387,14 +387,13 @@ export class Machine implements StepMachine {
 
   /** Integrity oracle: is MMIO to this guest-physical address blocked at the PHB right now? */
   private mmioFrozen(vm: Vm, gpa: number): boolean {
-    for (const slot of vm.slots.values()) {
-      if (slot.kind !== 'mmio' || gpa < slot.gpa || gpa >= slot.gpa + slot.size) continue;
-      const hpa = slot.uaddr + (gpa - slot.gpa);
-      const d = this.hw.phbAt(hpa)?.decode(hpa);
-      // No BAR decodes it: the load would not reach a device either.
-      return d ? d.pe.mmioStop : true;
-    }
-    return true;
+    // Slots never overlap: the one MMIO slot holding gpa, by binary search.
+    const slot = vm.mmioSlotAt(gpa);
+    if (!slot) return true;
+    const hpa = slot.uaddr + (gpa - slot.gpa);
+    const d = this.hw.phbAt(hpa)?.decode(hpa);
+    // No BAR decodes it: the load would not reach a device either.
+    return d ? d.pe.mmioStop : true;
   }
 
   counter(ref: string): OpCounter {
