@@ -25,6 +25,8 @@ export class Hardware {
   declare private readonly names: ReadonlyMap<string, readonly PciFunction[]>;
   /** The machine's direct-mapped MMIO fast path (shared by its PHBs). */
   declare private readonly fast: MmioFastPath;
+  /** The PHBs sorted by MMIO window base (phbAt). */
+  declare private readonly byBase: readonly Phb[];
 
   // Fields set here are `declare`d: see the note in mmio_fast_path.ts.
   constructor(
@@ -39,6 +41,13 @@ export class Hardware {
     this.phbs = phbs;
     this.names = names;
     this.fast = (phbs[0] as Phb).fast;
+    this.byBase = [...phbs].sort((a, b) => a.window.base - b.window.base);
+    this.byBase.forEach((p, i) => {
+      const next = this.byBase[i + 1];
+      if (next && p.window.base + p.window.size > next.window.base) {
+        throw new RangeError(`the MMIO windows of PHB${p.id} and PHB${next.id} overlap`);
+      }
+    });
     if (phbs.some((p) => p.fast !== this.fast)) {
       throw new RangeError('the PHBs of one machine must share one MmioFastPath');
     }
@@ -48,9 +57,22 @@ export class Hardware {
     return this.phbs.find((p) => p.id === id);
   }
 
-  /** The PHB whose MMIO window holds `addr`. */
+  /**
+   * The PHB whose MMIO window holds `addr`: binary search over the windows
+   * sorted by base (buildHardware refuses overlapping windows, so at most
+   * one holds it - the one a linear find would return).
+   */
   phbAt(addr: number): Phb | undefined {
-    return this.phbs.find((p) => addr >= p.window.base && addr < p.window.base + p.window.size);
+    const byBase = this.byBase;
+    let lo = 0;
+    let hi = byBase.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((byBase[mid] as Phb).window.base <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    const p = byBase[lo - 1];
+    return p && addr < p.window.base + p.window.size ? p : undefined;
   }
 
   /** A CPU MMIO load at physical address `addr` (no cost: the caller charges mmio_read). */
