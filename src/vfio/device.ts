@@ -15,7 +15,9 @@
  * MODEL (what vfio-pci does and the model does not):
  * - config space is not virtualized: reads and writes go to the device
  *   through the host (vfio-pci emulates BARs, parts of the command
- *   register, MSI/MSI-X capabilities and hides some capabilities);
+ *   register, MSI/MSI-X capabilities and hides some capabilities) - except
+ *   writes to the BAR and ROM registers, which are dropped (never reach the
+ *   device; reads return the device's host-assigned BARs, not a vconfig copy);
  * - BAR and ROM regions are reachable by mmap only; pread/pwrite of them is
  *   -EINVAL (vfio_pci_bar_rw is not modelled); there is no ROM or VGA;
  * - every memory BAR with a size is mmappable (vfio_pci_probe_mmaps also
@@ -40,6 +42,7 @@ import type { BarInfo, HostPciFunction } from '../host/vfio_backend.js';
 import type { Task } from '../sim/scheduler.js';
 import { EBADF, EFAULT, EINVAL, ENODEV, ENOTTY } from '../uapi/errno.js';
 import type { Hpa } from '../uapi/ids.js';
+import { PCI_BASE_ADDRESS_0, PCI_ROM_ADDRESS } from '../uapi/pci_regs.js';
 import {
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
@@ -99,6 +102,11 @@ const U32_MAX = 0xffff_ffff;
 export type IrqType = 'none' | 'intx' | 'msi' | 'msix';
 
 /** vfio_pci_probe_mmaps(), simplified (see the file comment). */
+/** Config offset `at` is in BAR0..5 or the ROM BAR (vfio-pci virtualizes them). */
+const virtualizedBar = (at: number): boolean =>
+  (at >= PCI_BASE_ADDRESS_0 && at < PCI_BASE_ADDRESS_0 + 24) ||
+  (at >= PCI_ROM_ADDRESS && at < PCI_ROM_ADDRESS + 4);
+
 function mmapSupported(bar: BarInfo | undefined): bar is BarInfo {
   return bar !== undefined && bar.kind === 'mem' && bar.size > 0;
 }
@@ -556,8 +564,17 @@ export class VfioPciDevice implements VfioArchDevice {
       if (write) {
         let value = 0;
         for (let i = size - 1; i >= 0; i--) value = value * 256 + (buf[done + i] as number);
-        const rc = yield* this.fn.configWrite(at, size, value);
-        if (rc < 0) return rc;
+        // vfio_pci_config.c init_pci_cap_basic_perm(): "Virtualize all bars,
+        // can't touch the real ones" (BAR0..5 and the ROM BAR are ALL_VIRT):
+        // a user's write never reaches the device - else a VMM could move its
+        // device's BAR over another PE's MMIO (the PHB decodes what the BAR
+        // registers say). MODEL: the write is dropped rather than kept in a
+        // vconfig copy, so reads return the device's BARs (the host-assigned
+        // addresses vconfig starts with), not a sizing mask.
+        if (!virtualizedBar(at)) {
+          const rc = yield* this.fn.configWrite(at, size, value);
+          if (rc < 0) return rc;
+        }
       } else {
         let value = yield* this.fn.configRead(at, size);
         for (let i = 0; i < size; i++) {

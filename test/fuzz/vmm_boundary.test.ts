@@ -141,3 +141,77 @@ describe.each(['d', 'a', 'a-vfio', 'b'] as DesignName[])(
     });
   },
 );
+
+/** vm1's VMM writes (pwrite) config space of its own device, nic1, through its VFIO device fd. */
+function* configWrites(
+  m: Machine,
+  writes: ReadonlyArray<{ reg: number; bytes: Uint8Array }>,
+  rcs: number[],
+) {
+  const p = m.passthrough('vm1', 'nic1');
+  if (!p) throw new Error('nic1 not passed to vm1');
+  for (const w of writes) {
+    rcs.push(yield* m.host.syscalls.pwrite(p.vmm.proc, p.dev.fd, CONFIG_REGION + w.reg, w.bytes));
+  }
+}
+const CONFIG_REGION = vfio.VFIO_PCI_CONFIG_REGION_INDEX * 2 ** 40;
+
+describe("a VMM writing its own device's config space through VFIO", () => {
+  const design: DesignName = 'd';
+  const ref = fuzzMachine(design);
+  runTo(ref, END);
+  const expected = protectedState(ref);
+  const le32 = (v: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    return b;
+  };
+
+  it.each(['nic0', 'nic2'])(
+    "regression: moving nic1's BAR0 onto %s's BAR0 is not written to the device (vfio-pci virtualizes BARs)",
+    (victim) => {
+      const m = fuzzMachine(design);
+      const f = m.functionOf(victim);
+      const nic1 = m.functionOf('nic1');
+      const bar0 = f.bars[0];
+      if (!bar0) throw new Error(`${victim} has no BAR0`);
+      const at = f.barAddress(bar0);
+      const before = nic1.bars.map((b) => nic1.barAddress(b));
+      runTo(m, ADVERSARY_START);
+      const rcs: number[] = [];
+      m.sim.spawn('vmm1', configWrites(m, [{ reg: 0x10, bytes: le32(at) }], rcs), 'vm1');
+      runTo(m, END);
+      expect(rcs).toEqual([4]);
+      expect(nic1.bars.map((b) => nic1.barAddress(b))).toEqual(before);
+      expect(m.hw.phbs[0]?.decode(at)?.fn).toBe(f);
+      expect(protectedState(m)).toEqual(expected);
+    },
+  );
+
+  it('random config writes (offsets, sizes, values, BARs and ROM included) change only its own PE', () => {
+    const reg = fc.oneof(
+      fc.constantFrom(0x04, 0x0c, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24, 0x30, 0x3c),
+      fc.nat({ max: 0xfff }),
+    );
+    const victimBars = ['nic0', 'nic2'].flatMap((r) => {
+      const f = ref.functionOf(r);
+      return f.bars.map((b) => f.barAddress(b));
+    });
+    const bytes = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 8 }),
+      fc.constantFrom(...victimBars).map(le32),
+    );
+    const write = fc.record({ reg, bytes });
+    fc.assert(
+      fc.property(fc.array(write, { minLength: 1, maxLength: 12 }), (writes) => {
+        const m = fuzzMachine(design);
+        runTo(m, ADVERSARY_START);
+        const rcs: number[] = [];
+        m.sim.spawn('vmm1', configWrites(m, writes, rcs), 'vm1');
+        runTo(m, END);
+        expect(protectedState(m)).toEqual(expected);
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
+  });
+});

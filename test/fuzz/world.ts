@@ -123,6 +123,14 @@ export function protectedState(m: Machine) {
         })),
     ),
     hostPes: m.host.debugfs.pes().filter((pe) => !pe.devices.includes(nic1Host)),
+    // Where MMIO to each BAR of nic0 and nic2 goes (the PHB decodes the BAR registers).
+    decode: ['nic0', 'nic2'].flatMap((ref) => {
+      const f = m.functionOf(ref);
+      return f.bars.map((b) => {
+        const d = m.hw.phbs.map((p) => p.decode(f.barAddress(b))).find((x) => x);
+        return { ref, bar: b.index, fn: d?.fn.bdf ?? null, pe: d?.pe.number ?? null };
+      });
+    }),
     vm0: {
       fatal: vm0.vm.fatal ?? null,
       paused: vm0.vm.pausedAt ?? null,
