@@ -4,9 +4,8 @@
  * port of 127.0.0.1 and stops it at the end. redis-server is installed by
  * scripts/ensure-system-deps.mjs (npm test's pretest): never skipped.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -26,85 +25,21 @@ import { summarize } from '../../src/campaign/summary.js';
 import { parseVary } from '../../src/campaign/vary.js';
 import { runCli } from '../../src/cli/program.js';
 import { loadScenario } from '../../src/scenario/builtin.js';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis.js';
 
-let server: ChildProcess | undefined;
+let redis: TestRedis;
 let url: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForRedis(u: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = new Redis(u, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return;
-    } catch {
-      r.disconnect();
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
-  throw new Error(`redis at ${u} did not come up`);
-}
-
 beforeAll(async () => {
-  if (process.env.EEHSIM_TEST_REDIS) {
-    url = process.env.EEHSIM_TEST_REDIS;
-  } else {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'eehsim-redis-'));
-    server = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ],
-      { stdio: 'ignore' },
-    );
-    server.on('error', (err) => {
-      throw new Error(
-        `cannot start redis-server (run: node scripts/ensure-system-deps.mjs): ${err.message}`,
-      );
-    });
-    url = `redis://127.0.0.1:${port}`;
-  }
-  await waitForRedis(url);
+  redis = await startTestRedis();
+  url = redis.url;
   // A clean queue for this test file.
   const r = new Redis(url);
   await r.flushdb();
   r.disconnect();
 }, 30_000);
 
-afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((res) => server?.once('exit', res));
-    server.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(() => redis?.stop());
 
 const config: CampaignConfig = {
   ref: 'default',

@@ -5,12 +5,10 @@
  * Redis: $EEHSIM_TEST_REDIS when set (.ci/run starts one), otherwise a
  * redis-server of our own on a free port of 127.0.0.1, stopped at the end.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
+import { startTestRedis, type TestRedis } from '../support/redis.js';
 
 function io(): { o: { out: string; err: string }; io: CliIo } {
   const o = { out: '', err: '' };
@@ -49,54 +47,14 @@ describe('a campaign on the machine', () => {
   }, 120_000);
 });
 
-let server: ChildProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+let redis: TestRedis | undefined;
 
 async function redisUrl(): Promise<string> {
-  if (process.env.EEHSIM_TEST_REDIS) return process.env.EEHSIM_TEST_REDIS;
-  const port = await freePort();
-  server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const r = new Redis(url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      return url;
-    } catch {
-      r.disconnect();
-      await new Promise((res) => setTimeout(res, 50));
-    }
-  }
-  throw new Error(`redis-server did not start on ${url}`);
+  redis = await startTestRedis();
+  return redis.url;
 }
 
-afterAll(async () => {
-  if (!server) return;
-  const exited = new Promise((r) => server?.once('exit', r));
-  server.kill('SIGTERM');
-  await exited;
-});
+afterAll(() => redis?.stop());
 
 describe('a campaign on the machine through Redis', () => {
   it('two eehsim workers give the local summary', async () => {
