@@ -63,29 +63,8 @@ function rawRtas(m: Machine, guest: string, args: number[], nret = 4) {
   return p.result as { rc: number; rets: number[] };
 }
 
-describe.each(['b', 'c'] as const)('design %s on the default scenario', (design) => {
-  const { m, r } = runMachine(scenario({ ...defaultLike(), design }));
-  const g = r.details.guests[0];
-
-  it('answers the state query in KVM: no exit for it, other EEH calls still exit', () => {
-    expect(g?.rtas[Q]?.calls).toBeGreaterThan(0);
-    expect(g?.rtas[Q]?.exits).toBe(0);
-    expect(m.guest('vm0')?.vm.stats.inKernelRtas).toBe(g?.rtas[Q]?.calls);
-    expect(g?.vfioEehOps.GET_STATE).toBeUndefined();
-    for (const call of ['ibm,set-slot-reset', 'ibm,configure-pe', 'ibm,set-eeh-option']) {
-      expect(g?.rtas[call]?.exits).toBeGreaterThan(0);
-      expect(g?.rtas[call]?.exits).toBe(g?.rtas[call]?.calls);
-    }
-  });
-
-  it('still recovers end to end', () => {
-    const nic0 = r.devices.find((d) => d.device === 'nic0');
-    expect(nic0?.status).toBe('recovered');
-    expect(nic0?.integrity.silentReads).toBe(0);
-    expect(r.peStates.nic0).toBe(0);
-    expect(g?.vfioEehOps).toMatchObject({ RESET_HOT: 1, RESET_DEACTIVATE: 1, CONFIGURE: 2 });
-  });
-});
+// The state query in KVM and the end-to-end recovery of b and c are checked with a's
+// in in_kernel.test.ts ('design %s on the default scenario').
 
 describe('b and c cost per state query what a costs (from the cost table)', () => {
   const c = new CostModel();

@@ -34,7 +34,8 @@ function guestQueries(m: Machine, guest = 'vm0') {
   return { calls: q?.calls ?? 0, ns: q?.ns ?? 0 };
 }
 
-describe.each(IN_KERNEL)('design %s on the default scenario', (design) => {
+/** Every design that answers the state query in KVM (b and c: see guest_mapping.test.ts). */
+describe.each([...IN_KERNEL, 'b', 'c'] as const)('design %s on the default scenario', (design) => {
   const { m, r } = runMachine(scenario({ ...defaultLike(), design }));
   const g = r.details.guests[0];
 
