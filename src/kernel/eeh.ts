@@ -17,6 +17,7 @@ import { EINVAL, EIO, ENODEV, ENOTRECOVERABLE } from '../uapi/errno.js';
 import type { PeNumber } from '../uapi/ids.js';
 import { eehRestoreOneDeviceBars, eehSaveBars } from './eeh_bars.js';
 import {
+  EEH_FREEZE_WINDOW_S,
   EEH_MAX_FREEZES_DEFAULT,
   EEH_OPT_DISABLE,
   EEH_OPT_ENABLE,
@@ -532,7 +533,7 @@ export class EehCore {
    */
   countFreeze(pe: EehPe): number {
     const nowS = Math.floor(this.sim.now / NS_PER_S);
-    if (pe.freezeCount <= 0 || nowS - pe.tstampS > 3600) {
+    if (pe.freezeCount <= 0 || nowS - pe.tstampS > EEH_FREEZE_WINDOW_S) {
       pe.freezeCount = 0;
       pe.tstampS = nowS;
     }

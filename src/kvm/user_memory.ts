@@ -20,11 +20,6 @@ function start(proc: HostProcess, addr: bigint | number, len: number): number | 
   return proc.ownsRange(n, len) ? n : undefined;
 }
 
-/** Whether [addr, addr+len) is memory the calling process mapped. */
-export function userRangeOk(proc: HostProcess, addr: bigint | number, len: number): boolean {
-  return start(proc, addr, len) !== undefined;
-}
-
 /** copy_from_user(): the bytes, or undefined for -EFAULT. */
 export function copyFromUser(
   mem: HostMemory,

@@ -87,8 +87,3 @@ export function strndupUser(arg: IoctlArg, n: number): string | 'EFAULT' | 'EINV
   }
   return bytes.length >= n ? 'EINVAL' : 'EFAULT';
 }
-
-/** A u64 field that must fit a JS number (addresses, sizes); undefined when beyond 2^53. */
-export function u64ToNumber(v: bigint): number | undefined {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
-}

@@ -74,6 +74,7 @@ import { type EehWiring, type EehWiringContext, QEMU_INTERCEPT } from './eeh_wir
 import { VmmGuestMemory } from './guest_memory.js';
 import { barFlagBits, PassthroughDevice, SpaprPhb } from './spapr_pci.js';
 import {
+  EEH_CONTAINER_NOT_OK,
   type RtasCall,
   registerPciRtas,
   type SpaprRtasMachine,
@@ -684,8 +685,7 @@ export class Vmm implements SpaprRtasMachine {
   *eehOp(phb: SpaprPhb, op: number, err?: EehErr): Task<number> {
     let rc: number;
     if (phb.containerFd === undefined) rc = -ENODEV;
-    else if (phb.groupsInContainer !== 1)
-      rc = -EPERM; // "kernel requires a container with exactly one group"
+    else if (phb.groupsInContainer !== 1) rc = EEH_CONTAINER_NOT_OK;
     else rc = yield* this.vfio.eehPeOp(phb.containerFd, op, err);
     const name = EEH_OP_NAMES[op] ?? `op${op}`;
     this.stats.eehOps.set(name, (this.stats.eehOps.get(name) ?? 0) + 1);

@@ -65,10 +65,6 @@ export const TESTNIC_BEHAVIOURS = [
 ] as const;
 export type TestnicBehaviour = (typeof TESTNIC_BEHAVIOURS)[number];
 
-export function isTestnicBehaviour(s: string): s is TestnicBehaviour {
-  return (TESTNIC_BEHAVIOURS as readonly string[]).includes(s);
-}
-
 /** The driver name of a behaviour, for driver_override (`testnic:full`, ...). */
 export const testnicDriverName = (b: TestnicBehaviour): string => `testnic:${b}`;
 

@@ -19,13 +19,6 @@ import { DEVICE_MODEL_NAMES, type DeviceModelName } from '../../hw/devices/index
 import { PHB_MODEL_NAMES } from '../../hw/phb_models.js';
 import { Bdf, Count, DeviceRef, Ident } from './common.js';
 
-export const DEVICE_MODELS = {
-  testnic: 'test NIC: BAR0 registers, link_status, doorbell, DMA engine',
-  dual_function: 'two-function device whose functions share a PE',
-  pcie_switch: 'PCIe switch (upstream + downstream ports): bus PEs and a PE tree',
-} as const satisfies Record<DeviceModelName, string>;
-export type DeviceModel = DeviceModelName;
-
 /** Functions of each model (addresses a device reference may use). */
 export const MODEL_FUNCTIONS: Record<DeviceModelName, number> = {
   testnic: 1,
