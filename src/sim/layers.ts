@@ -8,7 +8,6 @@ export const LAYERS = [
   'kvm',
   'vmm',
   'guest',
-  'design',
   'scenario',
 ] as const;
 export type Layer = (typeof LAYERS)[number];
