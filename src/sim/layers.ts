@@ -8,6 +8,7 @@ export const LAYERS = [
   'kvm',
   'vmm',
   'guest',
+  'design',
   'scenario',
 ] as const;
 export type Layer = (typeof LAYERS)[number];
